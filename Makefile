@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 # ruff cannot read setup.cfg, so its few settings live here rather than in a new file.
+LINT_PATHS := $(wildcard scratch_gd tests benchmarks)
 RUFF_RULES := --extend-select I,UP,B,NPY --extend-ignore C408 --line-length 100
 
 .PHONY: compare test lint format bench bench-kernels clean install install-test
@@ -29,12 +30,12 @@ compare: $(VENV)/.installed
 	$(BIN)/python -m scratch_gd compare $(ARGS)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check $(RUFF_RULES) scratch_gd tests benchmarks
-	$(BIN)/ruff format --check --line-length 100 scratch_gd tests benchmarks
+	$(BIN)/ruff check $(RUFF_RULES) $(LINT_PATHS)
+	$(BIN)/ruff format --check --line-length 100 $(LINT_PATHS)
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff format --line-length 100 scratch_gd tests benchmarks
-	$(BIN)/ruff check --fix $(RUFF_RULES) scratch_gd tests benchmarks
+	$(BIN)/ruff format --line-length 100 $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(RUFF_RULES) $(LINT_PATHS)
 
 test: lint
 	$(BIN)/python -m pytest $(ARGS)

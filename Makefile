@@ -40,6 +40,10 @@ format: $(VENV)/.installed-test
 test: lint
 	$(BIN)/python -m pytest $(ARGS)
 
+# Benchmarks print tables and write plots/; they are never timed unit tests.
+bench-kernels: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_kernels.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -41,6 +41,9 @@ test: lint
 	$(BIN)/python -m pytest $(ARGS)
 
 # Benchmarks print tables and write plots/; they are never timed unit tests.
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_train.py $(ARGS)
+
 bench-kernels: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_kernels.py $(ARGS)
 

@@ -5,7 +5,7 @@ matches ``torch.optim.SGD`` step for step, and the three classic training regime
 """
 
 from .data import lesson_data
-from .history import History
+from .history import Evaluation, History
 from .linear import Linear, linear_backward, linear_forward
 from .loss import MSELoss
 from .mlp import MLP, Sequential
@@ -22,6 +22,7 @@ __all__ = [
     "MLP",
     "SGD",
     "BatchSampler",
+    "Evaluation",
     "History",
     "Linear",
     "MSELoss",

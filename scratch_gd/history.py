@@ -8,6 +8,16 @@ import numpy as np
 
 
 @dataclass
+class Evaluation:
+    """A look at the model during training, made with the training clock paused."""
+
+    step: int  # optimiser steps taken before this evaluation
+    samples_seen: int
+    seconds: float  # training time so far, evaluation time excluded
+    metrics: dict[str, float]
+
+
+@dataclass
 class History:
     """The record of one run; arrays have one entry per step taken.
 
@@ -26,6 +36,7 @@ class History:
     diverged_at: int | None = None  # the step whose loss was not finite, if any
     interrupted: bool = False
     info: dict = field(default_factory=dict)
+    evaluations: list[Evaluation] = field(default_factory=list)
 
     @property
     def steps(self) -> int:

@@ -81,7 +81,7 @@ class Linear(Module):
         *,
         dtype: np.dtype | type = np.float32,
         rng: np.random.Generator | None = None,
-        backend: str = "numpy",
+        backend: str = "numba",
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -65,7 +65,7 @@ class MLP(Sequential):
         *,
         dtype: np.dtype | type | str = np.float32,
         seed: int | None = 0,
-        backend: str = "numpy",
+        backend: str = "numba",
     ) -> None:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:

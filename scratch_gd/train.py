@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .history import History
+from .history import Evaluation, History
 from .loss import MSELoss
 from .mlp import MLP
 from .sampling import BatchSampler
@@ -53,6 +54,8 @@ def train(
     engine: str = "auto",
     progress: bool = True,
     desc: str | None = None,
+    evaluate: Callable[[MLP], dict[str, float]] | None = None,
+    eval_every: int | None = None,
 ) -> History:
     """Train ``model`` on (x, y) with mean squared error for ``steps`` optimiser steps.
 
@@ -60,11 +63,18 @@ def train(
     measure the loss, run backward, update. Training stops early, keeping the history so
     far, when the loss stops being finite (``history.diverged_at``) or on Ctrl-C
     (``history.interrupted``).
+
+    ``evaluate(model)``, if given, runs before the first step, every ``eval_every`` steps
+    and after the last one, with the clock paused; its metrics land in
+    ``history.evaluations``. Use it for losses that do not depend on the batch drawn, such
+    as the loss over all the data or over a validation set.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
+    if eval_every is not None and eval_every < 1:
+        raise ValueError(f"eval_every must be at least 1, got {eval_every}")
     x, y = check_data(model, x, y)
     sampler = BatchSampler(len(x), batch_size, mode=sampling, seed=seed, drop_last=drop_last)
     loss_fn = MSELoss()
@@ -75,15 +85,30 @@ def train(
 
     samples_so_far = 0
     step = 0
+    paused = 0.0  # seconds spent evaluating, kept off the training clock
+
+    def look() -> None:
+        nonlocal paused
+        if evaluate is None:
+            return
+        if history.evaluations and history.evaluations[-1].step == step:
+            return
+        began = time.perf_counter()
+        clock = began - start - paused
+        history.evaluations.append(Evaluation(step, samples_so_far, clock, evaluate(model)))
+        paused += time.perf_counter() - began
+
+    every = eval_every if evaluate is not None and eval_every else steps
     bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step", leave=False)
     # The first chunk is drawn before the clock starts: it also loads the compiled sampler.
-    count = min(CHUNK_STEPS, steps)
+    count = min(CHUNK_STEPS, steps, every)
     indices, starts = sampler.next_chunk(count)
     start = time.perf_counter()
+    look()
     try:
         while step < steps:
             if step > 0:
-                count = min(CHUNK_STEPS, steps - step)
+                count = min(CHUNK_STEPS, steps - step, every - step % every)
                 indices, starts = sampler.next_chunk(count)
             for k in range(count):
                 batch = indices[starts[k] : starts[k + 1]]
@@ -96,14 +121,18 @@ def train(
                 optimizer.step()
                 samples_so_far += len(batch)
                 losses[step], seen[step] = loss, samples_so_far
-                seconds[step] = time.perf_counter() - start
+                seconds[step] = time.perf_counter() - start - paused
                 step += 1
             bar.update(count)
             if history.diverged_at is not None:
                 break
+            if step % every == 0:
+                look()
     except KeyboardInterrupt:
         history.interrupted = True
     finally:
         bar.close()
     history.loss, history.samples_seen, history.seconds = losses[:step], seen[:step], seconds[:step]
+    if history.diverged_at is None and not history.interrupted:
+        look()
     return history

@@ -10,6 +10,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 _WORST: dict[str, float] = defaultdict(float)
 
 
+@pytest.fixture(params=["numba", "numpy"])
+def backend(request) -> str:
+    """Run a test on both paths: the Numba kernels (the default) and the NumPy reference."""
+    return request.param
+
+
 @pytest.fixture
 def record_error():
     def record(name: str, value: float) -> None:

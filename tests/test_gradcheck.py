@@ -11,16 +11,16 @@ ARCHITECTURES = [[1, 32, 32, 1], [3, 5, 2], [4, 8, 8, 8, 3], [2, 1, 2], [5, 16, 
 
 
 @pytest.mark.parametrize("sizes", ARCHITECTURES, ids=str)
-def test_backprop_matches_finite_differences(sizes, record_error):
+def test_backprop_matches_finite_differences(sizes, backend, record_error):
     rng = np.random.default_rng(sum(sizes))
-    model = sg.MLP(sizes, dtype=np.float64, seed=len(sizes))
+    model = sg.MLP(sizes, dtype=np.float64, seed=len(sizes), backend=backend)
     x = rng.normal(size=(12, sizes[0]))
     y = rng.normal(size=(12, sizes[-1]))
     report = gradcheck(model, x, y)
     assert {row.name for row in report.rows} >= {"input x", "weight1", "bias1"}
     assert len(report.rows) == 1 + 2 * (len(sizes) - 1)
     assert report.samples_used > 0
-    record_error("(a) backprop vs finite differences, float64", report.worst)
+    record_error(f"(a) backprop vs finite differences, float64, {backend}", report.worst)
     assert report.worst < 1e-6, report.table()
 
 

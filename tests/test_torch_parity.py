@@ -39,11 +39,11 @@ def test_init_follows_torch_distribution():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sizes", [[1, 32, 32, 1], [3, 7, 2], [4, 16, 16, 16, 3]], ids=str)
-def test_forward_loss_and_every_gradient_match_torch(dtype, sizes, record_error):
+def test_forward_loss_and_every_gradient_match_torch(dtype, sizes, backend, record_error):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(50, sizes[0])).astype(dtype)
     y = rng.normal(size=(50, sizes[-1])).astype(dtype)
-    model = sg.MLP(sizes, dtype=dtype, seed=3)
+    model = sg.MLP(sizes, dtype=dtype, seed=3, backend=backend)
     net = torch_twin(model)
     loss_fn = sg.MSELoss()
 
@@ -64,7 +64,8 @@ def test_forward_loss_and_every_gradient_match_torch(dtype, sizes, record_error)
     ]
     for ours, theirs in zip(model.parameters(), net.parameters(), strict=True):
         gaps.append(max_relative_difference(ours.grad, theirs.grad.numpy()))
-    record_error(f"(b) forward, loss, gradients vs torch, {np.dtype(dtype).name}", max(gaps))
+    name = f"(b) forward, loss, gradients vs torch, {np.dtype(dtype).name}, {backend}"
+    record_error(name, max(gaps))
     assert max(gaps) < tol, gaps
 
 
@@ -79,9 +80,9 @@ SGD_SETTINGS = {
 }
 
 
-def run_both(dtype, settings, steps, batch_size):
+def run_both(dtype, settings, steps, batch_size, backend):
     x, y = sg.lesson_data(dtype=dtype)
-    model = sg.MLP([1, 32, 32, 1], dtype=dtype, seed=0)
+    model = sg.MLP([1, 32, 32, 1], dtype=dtype, seed=0, backend=backend)
     net = torch_twin(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # momentum 1 warns in scratch_gd, by design
@@ -107,22 +108,22 @@ def run_both(dtype, settings, steps, batch_size):
 
 
 @pytest.mark.parametrize("name", list(SGD_SETTINGS))
-def test_sgd_trajectory_matches_torch_in_float64(name, record_error):
-    model, net, losses, losses_t = run_both(np.float64, SGD_SETTINGS[name], 300, 64)
+def test_sgd_trajectory_matches_torch_in_float64(name, backend, record_error):
+    model, net, losses, losses_t = run_both(np.float64, SGD_SETTINGS[name], 300, 64, backend)
     gaps = [max_relative_difference(losses, losses_t)]
     for ours, theirs in zip(model.parameters(), net.parameters(), strict=True):
         gaps.append(max_relative_difference(ours.data, theirs.detach().numpy()))
-    record_error("(b) 300 SGD steps vs torch, float64", max(gaps))
+    record_error(f"(b) 300 SGD steps vs torch, float64, {backend}", max(gaps))
     assert max(gaps) < 1e-9, gaps
 
 
 @pytest.mark.parametrize("name", list(SGD_SETTINGS))
-def test_sgd_trajectory_matches_torch_in_float32(name, record_error):
-    model, net, losses, losses_t = run_both(np.float32, SGD_SETTINGS[name], 200, 64)
+def test_sgd_trajectory_matches_torch_in_float32(name, backend, record_error):
+    model, net, losses, losses_t = run_both(np.float32, SGD_SETTINGS[name], 200, 64, backend)
     gaps = [max_relative_difference(losses, losses_t)]
     for ours, theirs in zip(model.parameters(), net.parameters(), strict=True):
         gaps.append(max_relative_difference(ours.data, theirs.detach().numpy()))
-    record_error("(b) 200 SGD steps vs torch, float32", max(gaps))
+    record_error(f"(b) 200 SGD steps vs torch, float32, {backend}", max(gaps))
     assert max(gaps) < 1e-4, gaps
 
 

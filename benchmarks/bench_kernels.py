@@ -108,8 +108,8 @@ def measure(cases, dtypes, thread_counts, repeats, min_time) -> list[dict]:
 
 def format_row(row: dict) -> str:
     cells = [row["dtype"], row["case"], str(row["threads"])]
-    cells += [f"{row[name]:.1f}" if name in row else "-" for name in KERNELS]
-    cells.append(f"{row['best'] / row['blas']:.2f}")
+    cells += [f"{row[name]:.3g}" if name in row else "-" for name in KERNELS]
+    cells.append(f"{row['best'] / row['blas']:.3g}")
     return "| " + " | ".join(cells) + " |"
 
 

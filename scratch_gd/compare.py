@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,18 @@ from .mlp import MLP
 from .sgd import SGD
 from .train import train
 
+FULL_LOSS = "full_loss"  # metric name: the loss over every training sample
+VALIDATION_LOSS = "validation_loss"  # metric name: the loss over the held-out samples
+
+
+def regime_name(batch_size: int, n_samples: int) -> str:
+    """The batch size decides the regime (momentum does not): all data, one sample, or some."""
+    if batch_size >= n_samples:
+        return "Batch"
+    if batch_size == 1:
+        return "Stochastic"
+    return f"Minibatch ({batch_size})"
+
 
 @dataclass
 class RegimeConfig:
@@ -21,11 +34,7 @@ class RegimeConfig:
     lr: float
 
     def name(self, n_samples: int) -> str:
-        if self.batch_size >= n_samples:
-            return "Batch"
-        if self.batch_size == 1:
-            return "Stochastic"
-        return f"Minibatch ({self.batch_size})"
+        return regime_name(self.batch_size, n_samples)
 
 
 @dataclass
@@ -34,7 +43,30 @@ class RegimeResult:
     config: RegimeConfig
     history: History
     model: MLP
-    full_loss: float  # loss over the whole data set after training
+    full_loss: float  # loss over the whole training data after training
+    validation_loss: float | None = None  # loss over the held-out data, if any was held out
+
+
+def loss_evaluator(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+) -> Callable[[MLP], dict[str, float]]:
+    """A function measuring the model's loss on all the training data (and validation data).
+
+    The batch loss a step records depends on which samples that step drew; these losses do
+    not, so they are the fair way to compare regimes whose batches differ.
+    """
+    loss_fn = MSELoss()
+
+    def evaluate(model: MLP) -> dict[str, float]:
+        metrics = {FULL_LOSS: loss_fn(model(x), y.astype(model.dtype, copy=False))}
+        if x_val is not None and y_val is not None:
+            metrics[VALIDATION_LOSS] = loss_fn(model(x_val), y_val.astype(model.dtype, copy=False))
+        return metrics
+
+    return evaluate
 
 
 def run_regime(
@@ -48,13 +80,25 @@ def run_regime(
     dtype: np.dtype,
     sampling: str = "lesson",
     progress: bool = True,
+    sgd_options: dict | None = None,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    eval_every: int | None = None,
 ) -> RegimeResult:
-    """Train a fresh MLP (the same initial weights for every regime, from ``seed``)."""
+    """Train a fresh MLP (the same initial weights for every regime, from ``seed``).
+
+    ``sgd_options`` go to ``SGD`` (dampening, weight_decay, nesterov). With ``eval_every``,
+    the full-data loss (and the validation loss, given ``x_val``/``y_val``) is measured
+    every that many steps with the training clock paused, into ``history.evaluations``.
+    """
     name = config.name(len(x))
     model = MLP(sizes, dtype=dtype, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # momentum 1 is the lesson's choice; the CLI says so
-        optimizer = SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+        optimizer = SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, **(sgd_options or {})
+        )
+    evaluate = loss_evaluator(x, y, x_val, y_val)
     history = train(
         model,
         optimizer,
@@ -66,25 +110,36 @@ def run_regime(
         sampling=sampling,
         progress=progress,
         desc=name,
+        evaluate=evaluate if eval_every else None,
+        eval_every=eval_every,
     )
-    full_loss = MSELoss()(model(x), y.astype(model.dtype))
-    return RegimeResult(name, config, history, model, full_loss)
+    with np.errstate(all="ignore"):  # a diverged model's loss is inf or NaN; we report it
+        final = evaluate(model)
+    return RegimeResult(name, config, history, model, final[FULL_LOSS], final.get(VALIDATION_LOSS))
 
 
 def summary_table(results: list[RegimeResult]) -> str:
     """A plain-text table: one row per regime."""
+    with_validation = any(result.validation_loss is not None for result in results)
     header = (
         f"{'regime':<18} {'batch':>6} {'momentum':>8} {'steps':>6} {'steps/s':>9} "
-        f"{'last batch loss':>15} {'full-data loss':>14} {'samples seen':>12} {'epochs':>8}"
+        f"{'last batch loss':>15} {'full-data loss':>14}"
+        + (f" {'validation loss':>15}" if with_validation else "")
+        + f" {'samples seen':>12} {'epochs':>8}"
     )
     lines = [header, "-" * len(header)]
     for result in results:
         history = result.history
         last = f"{history.loss[-1]:.4f}" if history.steps else "-"
+        validation = (
+            f" {result.validation_loss:>15.4f}"
+            if result.validation_loss is not None
+            else (f" {'-':>15}" if with_validation else "")
+        )
         lines.append(
             f"{result.name:<18} {history.batch_size:>6} {result.config.momentum:>8g} "
             f"{history.steps:>6} {history.steps_per_second:>9.0f} {last:>15} "
-            f"{result.full_loss:>14.4f} {int(history.samples_seen[-1]) if history.steps else 0:>12}"
-            f" {history.epochs:>8.2f}"
+            f"{result.full_loss:>14.4f}{validation} "
+            f"{int(history.samples_seen[-1]) if history.steps else 0:>12} {history.epochs:>8.2f}"
         )
     return "\n".join(lines)

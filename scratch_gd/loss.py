@@ -11,7 +11,9 @@ class MSELoss:
     L = (1/N) * sum_k (out_k - y_k)^2, with N = out.size (batch times outputs), so
         dL/d(out_k) = (2/N) * (out_k - y_k).
     Unlike torch, an (N,) target against an (N, 1) output is refused: broadcasting would
-    silently compare every prediction with every target and compute an N x N loss.
+    silently compare every prediction with every target and compute an N x N loss. So are
+    batches of different sizes, different dtypes and non-float arrays. Values are not
+    checked for NaN (a per-step cost); training stops when the loss is not finite.
     """
 
     def __init__(self) -> None:
@@ -22,11 +24,22 @@ class MSELoss:
 
     def forward(self, out: np.ndarray, target: np.ndarray) -> float:
         out, target = np.asarray(out), np.asarray(target)
+        if out.ndim >= 1 and target.ndim >= 1 and out.shape[0] != target.shape[0]:
+            raise ValueError(
+                f"MSELoss got {out.shape[0]} outputs but {target.shape[0]} targets (shapes "
+                f"{out.shape} and {target.shape}); pass the targets of the same batch"
+            )
         if out.shape != target.shape:
             hint = " (reshape the target with y.reshape(-1, 1))" if target.ndim == 1 else ""
             raise ValueError(
                 f"MSELoss needs output and target of the same shape, got {out.shape} "
                 f"and {target.shape}{hint}"
+            )
+        if out.dtype.kind != "f":
+            # An integer difference would make backward's gradient integer (and wrong).
+            raise ValueError(
+                f"MSELoss needs floating-point arrays, got {out.dtype}; convert with "
+                "x.astype(np.float32)"
             )
         if out.dtype != target.dtype:
             raise ValueError(

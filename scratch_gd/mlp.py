@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from . import checkpoint
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter
@@ -67,6 +69,8 @@ class MLP(Sequential):
         seed: int | None = 0,
         backend: str = "numba",
     ) -> None:
+        if any(isinstance(s, bool) or int(s) != s for s in sizes):
+            raise ValueError(f"sizes must be whole numbers, got {list(sizes)}")
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(
@@ -83,7 +87,15 @@ class MLP(Sequential):
         super().__init__(*layers[:-1])  # no ReLU after the last layer: a regression output
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """Shapes: x (N, sizes[0]) -> out (N, sizes[-1]).
+
+        Checks shape and kind only. Finiteness is not checked here, on the hot path of
+        every step: ``load_dataset`` guarantees finite data and training stops when the
+        loss or a parameter stops being finite.
+        """
         x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"MLP expects real numbers, got an array of dtype {x.dtype}")
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(
                 f"MLP expects input of shape (N, {self.sizes[0]}), got {x.shape}; "
@@ -96,3 +108,19 @@ class MLP(Sequential):
     @property
     def linears(self) -> list[Linear]:
         return [layer for layer in self.layers if isinstance(layer, Linear)]
+
+    def save(self, path: str | Path) -> Path:
+        """Write sizes, dtype and parameters to an ``.npz`` file, atomically.
+
+        See ``scratch_gd.checkpoint`` for the layout; ``MLP.load`` reads it back.
+        """
+        return checkpoint.save_mlp(self, path)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, sizes: Sequence[int] | None = None, backend: str = "numba"
+    ) -> MLP:
+        """The model saved at ``path``. With ``sizes``, a checkpoint of any other
+        architecture is refused; any problem is a ``checkpoint.CheckpointError`` (a ValueError).
+        """
+        return checkpoint.load_mlp(path, sizes=sizes, backend=backend)

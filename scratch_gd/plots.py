@@ -11,9 +11,12 @@ matplotlib.use("Agg")  # files only; no window, works on a machine without a scr
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .compare import RegimeResult
+from .compare import VALIDATION_LOSS, RegimeResult
+from .datasets import Dataset
 from .files import atomic_write
 
+# Real data is standardised before training, so the losses in legends are in those units.
+STANDARDISED_LOSSES = "losses: MSE of the standardised target"
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
@@ -52,14 +55,36 @@ def lesson_figure(result: RegimeResult, path: Path) -> Path:
     return save(fig, path)
 
 
-def _loss_curves(ax: plt.Axes, results: list[RegimeResult], x_of) -> None:
+def _evaluation_xs(result: RegimeResult, axis: str) -> tuple[np.ndarray, np.ndarray]:
+    """The validation losses measured during training, and where they go on ``axis``.
+
+    The evaluation before the first step is left out: it has no place on a log axis.
+    """
+    evaluations = [
+        e for e in result.history.evaluations if e.step > 0 and VALIDATION_LOSS in e.metrics
+    ]
+    xs = {
+        "steps": [e.step for e in evaluations],
+        "samples": [e.samples_seen for e in evaluations],
+        "seconds": [e.seconds for e in evaluations],
+    }[axis]
+    return np.array(xs, dtype=float), np.array([e.metrics[VALIDATION_LOSS] for e in evaluations])
+
+
+def _loss_curves(ax: plt.Axes, results: list[RegimeResult], axis: str) -> None:
     """The moving average of each regime's batch loss; the raw per-step values of batch 1
-    span decades and would hide everything else (the lesson-style figures show them)."""
+    span decades and would hide everything else (the lesson-style figures show them).
+    With held-out data, each regime's validation loss is the dashed line of its colour."""
+    validated = False
     for color, result in zip(COLORS, results, strict=False):
         history = result.history
         if history.steps == 0:
             continue
-        xs = x_of(history)
+        xs = {
+            "steps": np.arange(1, history.steps + 1),
+            "samples": history.samples_seen,
+            "seconds": history.seconds,
+        }[axis]
         window = max(1, history.steps // 50)
         # Each average is drawn at the last step it covers, so nothing is shown early.
         ax.plot(
@@ -78,16 +103,32 @@ def _loss_curves(ax: plt.Axes, results: list[RegimeResult], x_of) -> None:
                 markersize=10,
                 label=f"{result.name} diverged at step {history.diverged_at + 1}",
             )
+        eval_xs, validation = _evaluation_xs(result, axis)
+        if len(eval_xs):
+            validated = True
+            ax.plot(
+                eval_xs,
+                validation,
+                color=color,
+                linewidth=1.4,
+                linestyle="--",
+                label=f"{result.name}: validation loss (held-out data)",
+            )
     ax.set_yscale("log")
-    ax.set_ylabel("Batch loss (MSE, moving average, log scale)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    if validated:
+        ax.set_ylabel("Loss (MSE, log scale): batch loss averaged, validation dashed")
+        # Twice the entries: below the axes, where they cover no curve.
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
+    else:
+        ax.set_ylabel("Batch loss (MSE, moving average, log scale)")
+        ax.legend(fontsize=8)
 
 
 def overlay_figure(results: list[RegimeResult], path: Path) -> Path:
     """All regimes against steps: what the lesson compares."""
     fig, ax = plt.subplots(figsize=(8, 5))
-    _loss_curves(ax, results, lambda h: np.arange(1, h.steps + 1))
+    _loss_curves(ax, results, "steps")
     ax.set_xlabel("Step (one parameter update)")
     ax.set_title("Loss per step: full batch looks best, but its steps cost the most")
     return save(fig, path)
@@ -96,7 +137,7 @@ def overlay_figure(results: list[RegimeResult], path: Path) -> Path:
 def samples_figure(results: list[RegimeResult], path: Path) -> Path:
     """All regimes against samples seen: the cost in data, on a log axis."""
     fig, ax = plt.subplots(figsize=(8, 5))
-    _loss_curves(ax, results, lambda h: h.samples_seen)
+    _loss_curves(ax, results, "samples")
     ax.set_xscale("log")
     ax.set_xlabel("Samples seen (count, log scale)")
     ax.set_title("Loss against data used: small batches learn more per sample")
@@ -106,33 +147,101 @@ def samples_figure(results: list[RegimeResult], path: Path) -> Path:
 def time_figure(results: list[RegimeResult], path: Path) -> Path:
     """All regimes against wall-clock time: the cost that a user actually waits for."""
     fig, ax = plt.subplots(figsize=(8, 5))
-    _loss_curves(ax, results, lambda h: h.seconds)
+    _loss_curves(ax, results, "seconds")
     ax.set_xscale("log")
     ax.set_xlabel("Wall-clock time (seconds, log scale)")
     ax.set_title("Loss against time")
     return save(fig, path)
 
 
-def fits_figure(results: list[RegimeResult], x: np.ndarray, y: np.ndarray, path: Path) -> Path:
-    """Each trained network's curve over the data, beside the true parabola."""
+def fits_figure(results: list[RegimeResult], dataset: Dataset, path: Path) -> Path:
+    """Each trained network's curve over the data (one input only), in the data's own units.
+
+    For the lesson's data the true parabola is drawn too.
+    """
+    if dataset.n_features != 1:
+        raise ValueError(f"a fits figure needs one input column, got {dataset.n_features}")
+    x_scale, x_shift = float(dataset.x_std[0]), float(dataset.x_mean[0])
     fig, ax = plt.subplots(figsize=(8, 5))
+    x, y = dataset.x_train, dataset.y_train
     order = np.argsort(x[:, 0])
     grid = x[order]
-    ax.scatter(x[:, 0], y[:, 0], s=4, color="0.7", label="data: y = 0.3 x² + noise")
-    ax.plot(grid[:, 0], 0.3 * grid[:, 0] ** 2, "k--", linewidth=1.2, label="true curve 0.3 x²")
+    grid_units = grid[:, 0] * x_scale + x_shift
+    ax.scatter(
+        x[:, 0] * x_scale + x_shift,
+        dataset.original_target(y[:, 0]),
+        s=4,
+        color="0.7",
+        label="training data" if dataset.name != "lesson" else "data: y = 0.3 x² + noise",
+    )
+    if dataset.x_val is not None and dataset.y_val is not None:
+        ax.scatter(
+            dataset.x_val[:, 0] * x_scale + x_shift,
+            dataset.original_target(dataset.y_val[:, 0]),
+            s=8,
+            marker="^",
+            color="0.35",
+            label="validation data (held out)",
+        )
+    if dataset.name == "lesson":
+        ax.plot(grid_units, 0.3 * grid_units**2, "k--", linewidth=1.2, label="true curve 0.3 x²")
     for color, result in zip(COLORS, results, strict=False):
         ax.plot(
-            grid[:, 0],
-            result.model(grid)[:, 0],
+            grid_units,
+            dataset.original_target(result.model(grid)[:, 0]),
             color=color,
             linewidth=2,
-            label=f"{label(result)} (full-data loss {result.full_loss:.2f})",
+            label=f"{label(result)} ({_losses(result)})",
         )
-    ax.set_xlabel("x (input)")
-    ax.set_ylabel("y (target and prediction)")
-    ax.set_title("What each regime learned")
+    ax.set_xlabel(f"{dataset.feature_names[0]} (input)")
+    ax.set_ylabel(f"{dataset.target_name} (target and prediction)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if dataset.name == "lesson":
+        ax.set_title("What each regime learned")
+        ax.legend(fontsize=8)
+    else:
+        ax.set_title(f"What each regime learned\n({STANDARDISED_LOSSES})", fontsize=10)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12))  # off the data
+    return save(fig, path)
+
+
+def _losses(result: RegimeResult) -> str:
+    text = f"full-data loss {result.full_loss:.3g}"
+    if result.validation_loss is not None:
+        text += f", validation {result.validation_loss:.3g}"
+    return text
+
+
+def predictions_figure(results: list[RegimeResult], dataset: Dataset, path: Path) -> Path:
+    """Predicted against true target, in the target's own units: for inputs of any width.
+
+    Drawn on the validation data when some was held out (what the model never trained
+    on), else on the training data. A perfect model puts every point on the diagonal.
+    """
+    held_out = dataset.x_val is not None and dataset.y_val is not None
+    x, y = (dataset.x_val, dataset.y_val) if held_out else (dataset.x_train, dataset.y_train)
+    true = dataset.original_target(y[:, 0])
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    for color, result in zip(COLORS, results, strict=False):
+        predicted = dataset.original_target(result.model(x)[:, 0])
+        ax.scatter(
+            true,
+            predicted,
+            s=10,
+            alpha=0.6,
+            color=color,
+            label=f"{label(result)} ({_losses(result)})",
+        )
+    low, high = float(true.min()), float(true.max())
+    ax.plot([low, high], [low, high], "k--", linewidth=1.2, label="perfect prediction")
+    ax.axhline(float(dataset.y_mean[0]), color="0.5", linestyle=":", label="the training mean")
+    part = f"{len(true)} held-out samples" if held_out else f"{len(true)} training samples"
+    ax.set_xlabel(f"True {dataset.target_name} (original units)")
+    ax.set_ylabel(f"Predicted {dataset.target_name} (original units)")
+    data = f"{dataset.name}: {dataset.n_features} features -> {dataset.target_name}"
+    ax.set_title(f"Predicted against true, {part}\n({data}; {STANDARDISED_LOSSES})", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1))  # off the points
     return save(fig, path)
 
 
@@ -141,18 +250,25 @@ def slug(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-def write_compare_figures(
-    results: list[RegimeResult], x: np.ndarray, y: np.ndarray, out: Path
-) -> list[Path]:
-    """Every figure of a comparison, into ``out``; returns the paths written."""
+def write_compare_figures(results: list[RegimeResult], dataset: Dataset, out: Path) -> list[Path]:
+    """Every figure of a comparison, into ``out``; returns the paths written.
+
+    The lesson-style figures (batch loss per step on the lesson's fixed 0..15 axis) are
+    drawn for the lesson's data only; a curve over the input needs one input column, so
+    wider data gets a predicted-against-true figure instead.
+    """
     paths, used = [], set()
-    for index, result in enumerate(results):
-        name = slug(result.name)
-        name = f"{name}_{index + 1}" if name in used else name  # two regimes, same batch
-        used.add(name)
-        paths.append(lesson_figure(result, out / f"lesson_{name}.png"))
+    if dataset.name == "lesson":
+        for index, result in enumerate(results):
+            name = slug(result.name)
+            name = f"{name}_{index + 1}" if name in used else name  # two regimes, same batch
+            used.add(name)
+            paths.append(lesson_figure(result, out / f"lesson_{name}.png"))
     paths.append(overlay_figure(results, out / "compare_steps.png"))
     paths.append(samples_figure(results, out / "compare_samples.png"))
     paths.append(time_figure(results, out / "compare_time.png"))
-    paths.append(fits_figure(results, x, y, out / "compare_fits.png"))
+    if dataset.n_features == 1:
+        paths.append(fits_figure(results, dataset, out / "compare_fits.png"))
+    else:
+        paths.append(predictions_figure(results, dataset, out / "compare_predictions.png"))
     return paths

@@ -1,46 +1,95 @@
-"""``compare``: race the three regimes of the lesson and draw the figures."""
+"""``compare``: race the three regimes of the lesson and draw the figures.
+
+``compare`` alone is the lesson's experiment: one seed, one learning rate, batch loss per
+step (plus the figures that show what that hides). ``compare --fair`` is the fair race of
+``scratch_gd/lab/fair.py``: full-data loss with the clock paused, a learning rate swept
+for each regime, several seeds. Both record themselves beside their figures
+(``scratch_gd/record.py``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from .. import exit_codes
 from ..arguments import (
+    add_data_arguments,
+    add_sgd_arguments,
     int_list,
     momentum_list,
     non_negative_int,
     positive_float,
     positive_int,
     prepare_output,
+    sgd_options,
 )
-from ..compare import RegimeConfig, run_regime, summary_table
-from ..data import lesson_data
+from ..compare import RegimeConfig, RegimeResult, regime_name, run_regime, summary_table
+from ..datasets import Dataset, dataset_from_args
+from ..lab import fair
+from ..record import write_run_record
 from ..sampling import MODES
 
 NAME = "compare"
-HELP = "race full-batch GD, stochastic GD and mini-batch SGD (the lesson's experiment)"
+HELP = (
+    "race full-batch GD, stochastic GD and mini-batch SGD (the lesson's experiment; "
+    "--fair for the fair race)"
+)
 
 # Named settings. "lesson" is the lesson's own; "modern" is what one would pick today:
 # momentum 0.9 (velocity fades, effective step lr / (1 - 0.9) = 10 lr) with a larger lr.
+# A batch size of -1 means all the training data.
 PRESETS: dict[str, dict[str, object]] = {
-    "lesson": dict(lr=1e-4, batch_sizes=[1000, 1, 128], momenta=[1.0, 0.0, 1.0], steps=1000),
-    "modern": dict(lr=1e-3, batch_sizes=[1000, 1, 128], momenta=[0.9, 0.9, 0.9], steps=1000),
+    "lesson": dict(lr=1e-4, batch_sizes=[-1, 1, 128], momenta=[1.0, 0.0, 1.0], steps=1000),
+    "modern": dict(lr=1e-3, batch_sizes=[-1, 1, 128], momenta=[0.9, 0.9, 0.9], steps=1000),
 }
+# The fair race: every regime gets the same momentum, so momentum is not what differs.
+FAIR = dict(batch_sizes=[-1, 1, 128], momentum=fair.FAIR_MOMENTUM, steps=fair.DEFAULT_STEPS)
+FAIR_ONLY_FLAGS = {
+    "seeds": "--seeds",
+    "lrs": "--lrs",
+    "eval_every": "--eval-every",
+    "sweep_steps": "--sweep-steps",
+}
+PLAIN_EVALUATIONS = 50  # validation-loss measurements per regime in plain compare
+
+
+def width_list(text: str) -> list[int]:
+    """'32,32' -> [32, 32]: the widths of the hidden layers."""
+    try:
+        return [positive_int(item.strip()) for item in text.split(",")]
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: each hidden width must be a whole number >= 1 ({error})"
+        ) from None
+
+
+def learning_rate_list(text: str) -> list[float]:
+    """'1e-3,1e-2' -> [0.001, 0.01], sorted, each a finite number above 0."""
+    try:
+        values = {positive_float(item.strip()) for item in text.split(",")}
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: each learning rate must be a finite number above 0 ({error})"
+        ) from None
+    return sorted(values)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
         choices=sorted(PRESETS),
-        default="lesson",
-        help="named settings; flags given explicitly override it",
+        default=None,
+        help="named settings (default lesson); flags given explicitly override it",
     )
-    parser.add_argument("--steps", type=positive_int, help="optimiser steps per regime")
+    parser.add_argument(
+        "--steps", type=positive_int, metavar="N", help="optimiser steps per regime (default 1000)"
+    )
     parser.add_argument("--lr", type=positive_float, help="learning rate")
     parser.add_argument(
         "--batch-sizes",
@@ -49,6 +98,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--momenta", type=momentum_list, help="comma-separated momenta, one per batch size"
+    )
+    parser.add_argument(
+        "--hidden",
+        type=width_list,
+        metavar="WIDTHS",
+        default=[32, 32],
+        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
     )
     parser.add_argument(
         "--seed",
@@ -63,62 +119,204 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="lesson",
         help="lesson: fresh shuffle each step; epoch: walk shuffled epochs",
     )
-    parser.add_argument("--n", type=positive_int, default=1000, help="number of data points")
+    add_data_arguments(parser)
+    add_sgd_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path("plots"), help="folder for figures")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    race = parser.add_argument_group(
+        "fair race",
+        "full-data loss with the clock paused, lr swept per regime, several seeds "
+        f"(momentum {fair.FAIR_MOMENTUM:g} for every regime unless --momenta says otherwise)",
+    )
+    race.add_argument("--fair", action="store_true", help="run the fair race")
+    race.add_argument(
+        "--seeds",
+        type=positive_int,
+        metavar="N",
+        help=f"race seeds: --seed, --seed + 1, ... (default {fair.DEFAULT_SEEDS})",
+    )
+    race.add_argument(
+        "--lrs",
+        type=learning_rate_list,
+        help="comma-separated candidate learning rates for the sweep (default "
+        + ",".join(f"{lr:g}" for lr in fair.DEFAULT_LRS)
+        + ")",
+    )
+    race.add_argument(
+        "--eval-every",
+        type=positive_int,
+        metavar="K",
+        help=f"steps between full-data evaluations (default steps / {fair.EVALUATIONS_PER_RUN})",
+    )
+    race.add_argument(
+        "--sweep-steps",
+        type=positive_int,
+        metavar="N",
+        help="steps of each sweep run (default: as many as the race)",
+    )
+
+
+def check_mode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Flags that belong to one mode only are refused in the other, with the way out."""
+    if not args.fair:
+        for attribute, flag in FAIR_ONLY_FLAGS.items():
+            if getattr(args, attribute) is not None:
+                parser.error(f"argument {flag}: only used by the fair race; add --fair or drop it")
+        return
+    if args.lr is not None:
+        parser.error(
+            "argument --lr: --fair picks each regime's learning rate by a sweep; "
+            "give the candidates with --lrs instead"
+        )
+    if args.preset is not None:
+        parser.error(
+            f"argument --preset: --fair has its own settings (momentum {fair.FAIR_MOMENTUM:g} "
+            "for every regime, lr by sweep); drop --preset"
+        )
+    steps = args.steps or FAIR["steps"]
+    if args.eval_every is not None and args.eval_every > steps:
+        parser.error(
+            f"argument --eval-every: {args.eval_every} is more than the {steps} steps of a run; "
+            f"give at most {steps}"
+        )
+
+
+def resolve_batch_sizes(
+    given: list[int] | None, default: list[int], n: int, parser: argparse.ArgumentParser
+) -> list[int]:
+    """Batch sizes with 'all' (-1) as ``n``. Sizes the user gave must fit the data; a
+    default that does not (128 of 50 samples) shrinks to the data."""
+    if given:
+        for size in given:
+            if size > n:
+                parser.error(
+                    f"argument --batch-sizes: batch size {size} is larger than the training "
+                    f"data ({n} samples); use {n} or 'all' for full-batch gradient descent"
+                )
+        return [n if size == -1 else size for size in given]
+    return [n if size == -1 else min(size, n) for size in default]
 
 
 def resolve_compare(
     args: argparse.Namespace, parser: argparse.ArgumentParser
 ) -> list[RegimeConfig]:
     """Merge preset and flags, then check what single flags cannot check on their own."""
-    preset = PRESETS[args.preset]
+    preset = PRESETS[args.preset or "lesson"]
     args.steps = args.steps or preset["steps"]
     args.lr = args.lr or preset["lr"]
-    batch_sizes = args.batch_sizes or preset["batch_sizes"]
+    batch_sizes = resolve_batch_sizes(args.batch_sizes, preset["batch_sizes"], args.n, parser)
     momenta = args.momenta or preset["momenta"]
-    batch_sizes = [args.n if size == -1 else size for size in batch_sizes]
-    for size in batch_sizes:
-        if size > args.n:
-            parser.error(
-                f"argument --batch-sizes: batch size {size} is larger than the data "
-                f"({args.n} samples); use {args.n} or 'all' for full-batch gradient descent"
-            )
     if len(batch_sizes) != len(momenta):
-        given = "--momenta" if args.momenta else f"preset {args.preset!r}"
+        given = "--momenta" if args.momenta else f"preset {args.preset or 'lesson'!r}"
         parser.error(
             f"argument --momenta: {len(momenta)} momenta (from {given}) for "
             f"{len(batch_sizes)} batch sizes; give one momentum per batch size with --momenta"
         )
-    return [RegimeConfig(b, m, args.lr) for b, m in zip(batch_sizes, momenta, strict=True)]
+    configs = [RegimeConfig(b, m, args.lr) for b, m in zip(batch_sizes, momenta, strict=True)]
+    return _distinct(configs, args.n, lambda config: (config.batch_size, config.momentum))
+
+
+def resolve_fair(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[tuple]:
+    """The (batch size, momentum) of each regime in the fair race."""
+    args.steps = args.steps or FAIR["steps"]
+    batch_sizes = resolve_batch_sizes(args.batch_sizes, FAIR["batch_sizes"], args.n, parser)
+    momenta = args.momenta or [FAIR["momentum"]] * len(batch_sizes)
+    if len(batch_sizes) != len(momenta):
+        parser.error(
+            f"argument --momenta: {len(momenta)} momenta for {len(batch_sizes)} batch sizes; "
+            "give one momentum per batch size"
+        )
+    regimes = list(zip(batch_sizes, momenta, strict=True))
+    regimes = _distinct(regimes, args.n, lambda regime: regime)
+    names = [regime_name(batch, args.n) for batch, _ in regimes]
+    for name in names:
+        if names.count(name) > 1:
+            parser.error(
+                f"argument --batch-sizes: the fair race compares regimes, and {name} appears "
+                "twice (with different momenta); give each batch size once"
+            )
+    return regimes
+
+
+def _distinct(items: list, n: int, key) -> list:
+    """Drop repeats (a default batch of 128 shrunk to a data set of 100 is the full batch)."""
+    kept, seen = [], set()
+    for item in items:
+        if key(item) in seen:
+            size = key(item)[0]
+            print(f"note: {regime_name(size, n)} (batch {size}) is listed twice; racing it once")
+            continue
+        seen.add(key(item))
+        kept.append(item)
+    return kept
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    started = time.perf_counter()
+    check_mode(args, parser)
+    out = prepare_output(args.out, parser)
+    dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
+    sizes = [dataset.n_features, *args.hidden, 1]
+    if args.fair:
+        regimes = resolve_fair(args, parser)
+        options = sgd_options(args, parser, [momentum for _, momentum in regimes])
+        return run_fair_race(args, dataset, regimes, sizes, options, out, started)
+    configs = resolve_compare(args, parser)
+    options = sgd_options(args, parser, [config.momentum for config in configs])
+    return run_lesson_race(args, dataset, configs, sizes, options, out, started)
+
+
+def data_config(dataset: Dataset) -> dict:
+    return {
+        "source": dataset.name,
+        "description": dataset.description,
+        "features": dataset.feature_names,
+        "target": dataset.target_name,
+        "n_train": dataset.n_train,
+        "n_validation": dataset.n_val,
+    }
+
+
+# --- The lesson's race ---------------------------------------------------------------------
+
+
+def run_lesson_race(
+    args: argparse.Namespace,
+    dataset: Dataset,
+    configs: list[RegimeConfig],
+    sizes: list[int],
+    options: dict,
+    out: Path,
+    started: float,
+) -> int:
     from ..plots import write_compare_figures  # matplotlib only loads when figures are made
 
-    configs = resolve_compare(args, parser)
-    out = prepare_output(args.out, parser)
     dtype = np.dtype(args.dtype)
-    x, y = lesson_data(args.n, seed=args.seed, dtype=dtype)
+    # Validation loss is measured along the way only when there is held-out data.
+    eval_every = max(1, args.steps // PLAIN_EVALUATIONS) if dataset.n_val else None
+    print(dataset.description)
     print(
         f"{args.steps} steps per regime, lr {args.lr:g}, {args.sampling} sampling "
         f"(lesson: a fresh shuffle and its first batch every step), {dtype.name}, seed {args.seed}"
     )
     if any(config.momentum >= 1 for config in configs):
         print("note: momentum >= 1 never lets the velocity decay; expect long oscillations")
-    results = []
-    started = time.perf_counter()
+    results: list[RegimeResult] = []
     for config in configs:
         result = run_regime(
             config,
-            x,
-            y,
-            sizes=[1, 32, 32, 1],
+            dataset.x_train,
+            dataset.y_train,
+            sizes=sizes,
             steps=args.steps,
             seed=args.seed,
             dtype=dtype,
             sampling=args.sampling,
             progress=not args.no_progress,
+            sgd_options=options,
+            x_val=dataset.x_val,
+            y_val=dataset.y_val,
+            eval_every=eval_every,
         )
         results.append(result)
         if result.history.interrupted:
@@ -128,9 +326,48 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 file=sys.stderr,
             )
             break
+    trained = time.perf_counter() - started
     print(summary_table(results))
-    paths = write_compare_figures(results, x, y, out)
-    print(f"trained in {time.perf_counter() - started:.2f} s; wrote {len(paths)} figures to {out}/")
+    if dataset.name != "lesson":
+        print(
+            "note: the lesson-style figures (fixed 0..15 loss axis) are drawn for lesson data only"
+        )
+    paths = write_compare_figures(results, dataset, out)
+    config = {
+        "mode": "lesson race",
+        "preset": args.preset or "lesson",
+        "data": data_config(dataset),
+        "sizes": sizes,
+        "steps": args.steps,
+        "regimes": [asdict(result.config) | {"name": result.name} for result in results],
+        "sampling": args.sampling,
+        "dtype": args.dtype,
+        "sgd_options": options,
+        "eval_every": eval_every,
+    }
+    outcome = {
+        result.name: {
+            "full_loss": result.full_loss,
+            "validation_loss": result.validation_loss,
+            "steps_per_second": result.history.steps_per_second,
+            "diverged_at": result.history.diverged_at,
+        }
+        for result in results
+    }
+    records = write_run_record(
+        out,
+        "compare",
+        config,
+        seed=args.seed,
+        timings={"train_seconds": trained, "total_seconds": time.perf_counter() - started},
+        histories={result.name: result.history for result in results},
+        results=outcome,
+        figures=paths,
+    )
+    print(
+        f"trained in {trained:.2f} s; wrote {len(paths)} figures and "
+        f"{', '.join(path.name for path in records)} to {out}/"
+    )
     code = exit_codes.OK
     for result in results:
         history = result.history
@@ -145,3 +382,143 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if any(result.history.interrupted for result in results):
         code = exit_codes.INTERRUPTED
     return code
+
+
+# --- The fair race ---------------------------------------------------------------------------
+
+
+def run_fair_race(
+    args: argparse.Namespace,
+    dataset: Dataset,
+    regimes: list[tuple],
+    sizes: list[int],
+    options: dict,
+    out: Path,
+    started: float,
+) -> int:
+    from ..lab.fair_plots import sweep_figure, write_fair_figures
+
+    seeds = args.seeds or fair.DEFAULT_SEEDS
+    settings = fair.FairSettings(
+        sizes=sizes,
+        steps=args.steps,
+        seeds=list(range(args.seed, args.seed + seeds)),
+        sweep_seed=args.seed + seeds,
+        sweep_steps=args.sweep_steps,
+        lrs=args.lrs or list(fair.DEFAULT_LRS),
+        eval_every=args.eval_every,
+        dtype=args.dtype,
+        sampling=args.sampling,
+        sgd_options=options,
+    )
+    progress = not args.no_progress
+    sweep_steps = settings.sweep_steps or settings.steps
+    print(dataset.description)
+    print(
+        f"Fair race: {settings.steps} steps per run, full-data loss every "
+        f"{settings.evaluation_interval(settings.steps)} steps with the clock paused, "
+        f"{len(settings.seeds)} seeds ({settings.seeds[0]}..{settings.seeds[-1]}), momentum "
+        + ", ".join(sorted({f"{momentum:g}" for _, momentum in regimes}))
+        + f", {args.dtype}, {args.sampling} sampling"
+    )
+    print(
+        f"Learning-rate sweep: {len(settings.lrs)} rates x {len(regimes)} "
+        f"regime{'s' * (len(regimes) != 1)}, one run of "
+        f"{sweep_steps} steps each on seed {settings.sweep_seed} (not a race seed); "
+        "lowest mean full-data loss over the last fifth of the run wins, diverged runs are out"
+    )
+    config = {
+        "mode": "fair race",
+        "data": data_config(dataset),
+        "sizes": sizes,
+        "regimes": [{"batch_size": b, "momentum": m} for b, m in regimes],
+        "settings": asdict(settings),
+    }
+    timings: dict[str, float] = {}
+    try:
+        sweep = fair.sweep_learning_rates(dataset, regimes, settings, progress=progress)
+    except KeyboardInterrupt:
+        print("interrupted during the learning-rate sweep; nothing to race", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+    timings["sweep_seconds"] = time.perf_counter() - started
+    try:
+        chosen = fair.choose_learning_rates(sweep)
+    except fair.NoStableLearningRate as error:
+        print(fair.sweep_table(sweep, {}))
+        print(f"error: {error}", file=sys.stderr)
+        write_run_record(
+            out,
+            "compare_fair",
+            config,
+            seed=args.seed,
+            timings=timings,
+            results={"sweep": [asdict(point) for point in sweep], "error": str(error)},
+        )
+        return exit_codes.DIVERGED
+    print(fair.sweep_table(sweep, chosen))
+    for point in chosen.values():
+        edge = fair.at_grid_edge(sweep, point)
+        if edge:
+            print(
+                f"note: {point.regime}'s best lr {point.lr:g} is the {edge} tried; "
+                "the best may lie beyond it: widen --lrs"
+            )
+    try:
+        runs, interrupted = fair.race(dataset, chosen, settings, progress=progress)
+    except KeyboardInterrupt:
+        runs, interrupted = {regime: [] for regime in chosen}, True
+    timings["race_seconds"] = time.perf_counter() - started - timings["sweep_seconds"]
+    done = settings.seeds[: len(next(iter(runs.values())))]
+    result = fair.FairResult(sweep, chosen, runs, settings, done, interrupted)
+    if interrupted:
+        print(f"interrupted; {len(done)} seed(s) finished by every regime", file=sys.stderr)
+    outcome: dict = {
+        "sweep": [asdict(point) for point in sweep],
+        "chosen_lr": {regime: point.lr for regime, point in chosen.items()},
+        "interrupted": interrupted,
+    }
+    paths: list[Path] = []
+    histories = {}
+    if done:
+        stats = fair.statistics(result)
+        budgets = fair.equal_budgets(result)
+        print(fair.race_table(stats))
+        print("At equal cost (median over seeds, at the last evaluation within the budget):")
+        print(fair.budget_table(budgets))
+        outcome |= {"regimes": stats, "equal_budgets": budgets}
+        histories = {
+            f"{regime} seed {seed}": run.history
+            for regime, results in runs.items()
+            for seed, run in zip(done, results, strict=True)
+        }
+        paths = write_fair_figures(result, out)
+    else:
+        paths = [sweep_figure(sweep, chosen, out / "fair_sweep.png")]
+    timings["total_seconds"] = time.perf_counter() - started
+    records = write_run_record(
+        out,
+        "compare_fair",
+        config,
+        seed=args.seed,
+        timings=timings,
+        histories=histories,
+        results=outcome,
+        figures=paths,
+    )
+    print(
+        f"sweep {timings['sweep_seconds']:.1f} s, race {timings['race_seconds']:.1f} s, "
+        f"total {timings['total_seconds']:.1f} s; wrote {len(paths)} figures and "
+        f"{', '.join(path.name for path in records)} to {out}/"
+    )
+    if interrupted:
+        return exit_codes.INTERRUPTED
+    diverged = {regime: entry["diverged_seeds"] for regime, entry in stats.items()}
+    for regime, bad in diverged.items():
+        if bad:
+            print(
+                f"{regime} diverged on seed(s) {', '.join(map(str, bad))} at lr "
+                f"{chosen[regime].lr:g}, which was stable on the sweep's seed; "
+                "try --lrs with smaller rates",
+                file=sys.stderr,
+            )
+    return exit_codes.DIVERGED if any(diverged.values()) else exit_codes.OK

@@ -1,0 +1,190 @@
+"""``lr-grid``: final loss over a learning-rate by momentum grid, as a heatmap."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+from .. import exit_codes
+from ..arguments import (
+    add_data_arguments,
+    add_sgd_arguments,
+    momentum_list,
+    non_negative_int,
+    positive_int,
+    prepare_output,
+    sgd_options,
+)
+from ..datasets import dataset_from_args
+from ..files import atomic_write_text
+from ..lab import lr_grid
+from ..record import write_run_record
+from .compare import data_config, learning_rate_list, width_list
+from .momentum import batch_size
+
+NAME = "lr-grid"
+DEFAULT_BATCH = 32
+HELP = "final loss over a learning-rate x momentum grid: a heatmap with divergent cells marked"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lrs",
+        type=learning_rate_list,
+        default=list(lr_grid.DEFAULT_LRS),
+        help="comma-separated learning rates (default "
+        + ",".join(f"{lr:g}" for lr in lr_grid.DEFAULT_LRS)
+        + ")",
+    )
+    parser.add_argument(
+        "--momenta",
+        type=momentum_list,
+        default=list(lr_grid.DEFAULT_MOMENTA),
+        help="comma-separated momenta (default "
+        + ",".join(f"{m:g}" for m in lr_grid.DEFAULT_MOMENTA)
+        + ")",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=batch_size,
+        help=f"samples per step, or 'all' (default {DEFAULT_BATCH}, or all the data if fewer)",
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=1000, help="steps per cell (default 1000)"
+    )
+    add_sgd_arguments(parser)
+    parser.add_argument(
+        "--hidden",
+        type=width_list,
+        default=[32, 32],
+        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed for data, weights and batches"
+    )
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--out", type=Path, default=Path("plots"), help="folder for results")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    started = time.perf_counter()
+    momenta = sorted(set(args.momenta))
+    options = sgd_options(args, parser, momenta)
+    out = prepare_output(args.out, parser)
+    dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
+    if args.batch_size is not None and args.batch_size > args.n:
+        parser.error(
+            f"argument --batch-size: {args.batch_size} is larger than the training data "
+            f"({args.n} samples); use at most {args.n}, or 'all'"
+        )
+    given = DEFAULT_BATCH if args.batch_size is None else args.batch_size
+    batch = args.n if given == -1 else min(given, args.n)  # a default shrinks to the data
+    sizes = [dataset.n_features, *args.hidden, 1]
+    print(dataset.description)
+    print(
+        f"{len(args.lrs)} learning rates x {len(momenta)} momenta, {args.steps} steps of batch "
+        f"{batch} each, from the same initial weights and batches; {args.dtype}, seed {args.seed}"
+    )
+    try:
+        result = lr_grid.lr_momentum_grid(
+            args.lrs,
+            momenta,
+            dataset.x_train,
+            dataset.y_train,
+            batch_size=batch,
+            steps=args.steps,
+            progress=not args.no_progress,
+            sizes=sizes,
+            seed=args.seed,
+            dtype=args.dtype,
+            sgd_options=options,
+            x_val=dataset.x_val,
+            y_val=dataset.y_val,
+        )
+    except KeyboardInterrupt:
+        print("lr-grid: interrupted; nothing written", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+    trained = time.perf_counter() - started
+    print(lr_grid.grid_table(result))
+    diverged = sum(cell.diverged for cell in result.cells)
+    if diverged:
+        print(f"{diverged} of {len(result.cells)} cells diverged (marked 'diverged' and hatched)")
+    table = out / "lr_grid.csv"
+    atomic_write_text(table, csv_text(result))
+    figure = lr_grid.lr_grid_figure(result, out / "lr_grid.png", subtitle=dataset.description)
+    best = result.best
+    config = {
+        "data": data_config(dataset),
+        "sizes": sizes,
+        "dtype": args.dtype,
+        "lrs": args.lrs,
+        "momenta": momenta,
+        "batch_size": batch,
+        "steps": args.steps,
+        "sgd_options": options,
+    }
+    results = {
+        "cells": result.cells,
+        "best": None
+        if best is None
+        else {"lr": best.lr, "momentum": best.momentum, "final_loss": best.final_loss},
+        "diverged_cells": diverged,
+    }
+    paths = write_run_record(
+        out,
+        "lr_grid",
+        config,
+        seed=args.seed,
+        timings={"train": trained, "total": time.perf_counter() - started},
+        results=results,
+        figures=[figure],
+    )
+    print(f"wrote {figure.name}, {table.name} and {', '.join(p.name for p in paths)} to {out}/")
+    return exit_codes.OK
+
+
+def csv_text(result: lr_grid.GridResult) -> str:
+    """One row per cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "lr",
+            "momentum",
+            "effective_step",
+            "steps",
+            "final_loss",
+            "validation_loss",
+            "diverged_at",
+            "dead",
+            "best",
+        ]
+    )
+    best = result.best
+    for cell in result.cells:
+        effective = number(cell.effective_step)  # "inf" at momentum 1
+        writer.writerow(
+            [
+                number(cell.lr),
+                number(cell.momentum),
+                effective,
+                cell.steps,
+                "inf" if cell.diverged else number(cell.final_loss),
+                "" if cell.validation_loss is None else number(cell.validation_loss),
+                "" if cell.diverged_at is None else cell.diverged_at,
+                int(cell.dead),
+                int(cell is best),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def number(value: float) -> str:
+    """A float as CSV text that reads back exactly (repr round-trips; NumPy scalars too)."""
+    return repr(float(value))

@@ -1,0 +1,217 @@
+"""``momentum``: momentum 0 to 1 on the same problem, and why 1 never settles."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+
+from .. import exit_codes
+from ..arguments import (
+    add_data_arguments,
+    add_sgd_arguments,
+    momentum_list,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    prepare_output,
+    sgd_options,
+)
+from ..datasets import dataset_from_args
+from ..files import atomic_write_text
+from ..lab import momentum
+from ..record import write_run_record
+from .compare import data_config, width_list
+
+NAME = "momentum"
+HELP = "train with momentum 0, 0.5, 0.9, 0.99 and 1 on the same problem; see why 1 never settles"
+EVALUATIONS = 200  # full-data loss and velocity measurements per run, by default
+
+
+def batch_size(text: str) -> int:
+    """A batch size: a whole number >= 1, or 'all' (returned as -1) for every sample."""
+    if text.strip().lower() in ("all", "full"):
+        return -1
+    return positive_int(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--momenta",
+        type=momentum_list,
+        default=list(momentum.DEFAULT_MOMENTA),
+        help="comma-separated momenta, one run each (default 0,0.5,0.9,0.99,1)",
+    )
+    parser.add_argument(
+        "--lr", type=positive_float, default=1e-3, help="learning rate of every run (default 1e-3)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=batch_size,
+        default=-1,
+        help="samples per step, or 'all' (default all: full batches, so no sampling noise "
+        "blurs what momentum does)",
+    )
+    parser.add_argument(
+        "--steps", type=positive_int, default=2000, help="steps per run (default 2000)"
+    )
+    parser.add_argument(
+        "--eval-every",
+        type=positive_int,
+        help=f"steps between measurements of loss and velocity (default steps / {EVALUATIONS})",
+    )
+    add_sgd_arguments(parser)
+    parser.add_argument(
+        "--hidden",
+        type=width_list,
+        default=[32, 32],
+        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed for data, weights and batches"
+    )
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--out", type=Path, default=Path("plots"), help="folder for results")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    started = time.perf_counter()
+    if args.eval_every is not None and args.eval_every > args.steps:
+        parser.error(
+            f"argument --eval-every: {args.eval_every} is more than the {args.steps} steps of a "
+            f"run; give at most {args.steps}"
+        )
+    options = sgd_options(args, parser, args.momenta)
+    out = prepare_output(args.out, parser)
+    dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
+    if args.batch_size > args.n:
+        parser.error(
+            f"argument --batch-size: {args.batch_size} is larger than the training data "
+            f"({args.n} samples); use at most {args.n}, or 'all'"
+        )
+    batch = args.n if args.batch_size == -1 else args.batch_size
+    eval_every = args.eval_every or max(1, args.steps // EVALUATIONS)
+    sizes = [dataset.n_features, *args.hidden, 1]
+    print(dataset.description)
+    print(
+        f"{args.steps} steps of batch {batch} at lr {args.lr:g} for each momentum "
+        f"{', '.join(f'{m:g}' for m in args.momenta)}; the same initial weights and batches "
+        f"for all; {args.dtype}, seed {args.seed}"
+    )
+    runs = []
+    try:
+        for value in args.momenta:
+            run_result = momentum.run_momentum(
+                value,
+                dataset.x_train,
+                dataset.y_train,
+                sizes=sizes,
+                lr=args.lr,
+                batch_size=batch,
+                steps=args.steps,
+                eval_every=eval_every,
+                seed=args.seed,
+                dtype=args.dtype,
+                sgd_options=options,
+                x_val=dataset.x_val,
+                y_val=dataset.y_val,
+                progress=not args.no_progress,
+            )
+            if run_result.history.interrupted:
+                raise KeyboardInterrupt
+            runs.append(run_result)
+    except KeyboardInterrupt:
+        print("momentum: interrupted; nothing written", file=sys.stderr)
+        return exit_codes.INTERRUPTED
+    trained = time.perf_counter() - started
+    print(momentum.momentum_table(runs))
+    print(momentum.effective_step_note(args.lr, args.momenta))
+    table = out / "momentum.csv"
+    atomic_write_text(table, csv_text(runs))
+    subtitle = f"{dataset.description}; lr {args.lr:g}, batch {batch}, {args.steps} steps"
+    figure = momentum.momentum_figure(runs, out / "momentum.png", subtitle=subtitle)
+    config = {
+        "data": data_config(dataset),
+        "sizes": sizes,
+        "dtype": args.dtype,
+        "momenta": args.momenta,
+        "lr": args.lr,
+        "batch_size": batch,
+        "steps": args.steps,
+        "eval_every": eval_every,
+        "sgd_options": options,
+    }
+    results = {
+        f"momentum {run_result.momentum:g}": {
+            "momentum": run_result.momentum,
+            "effective_step": run_result.effective_step,  # inf is recorded as null
+            "final_loss": float(run_result.full_loss[-1]),
+            "best_loss": float(run_result.full_loss.min()),
+            "last_quarter_rises": run_result.rises,
+            "velocity_end_over_peak": run_result.velocity_ratio,
+            "settled": run_result.settled,
+            "diverged_at": run_result.history.diverged_at,
+        }
+        for run_result in runs
+    }
+    paths = write_run_record(
+        out,
+        "momentum",
+        config,
+        seed=args.seed,
+        timings={"train": trained, "total": time.perf_counter() - started},
+        histories={f"momentum {r.momentum:g}": r.history for r in runs},
+        results=results,
+        figures=[figure],
+    )
+    print(f"wrote {figure.name}, {table.name} and {', '.join(p.name for p in paths)} to {out}/")
+    return exit_codes.OK
+
+
+def csv_text(runs: list[momentum.MomentumRun]) -> str:
+    """One row per momentum: the table's numbers."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "momentum",
+            "lr",
+            "effective_step",
+            "final_loss",
+            "best_loss",
+            "final_validation_loss",
+            "last_quarter_rises",
+            "velocity_end_over_peak",
+            "settled",
+            "diverged_at",
+        ]
+    )
+    for r in runs:
+        effective = number(r.effective_step)  # "inf" at momentum 1
+        validation = number(r.validation_loss[-1]) if r.validation_loss is not None else ""
+        diverged = "" if r.history.diverged_at is None else r.history.diverged_at
+        writer.writerow(
+            [
+                number(r.momentum),
+                number(r.lr),
+                effective,
+                number(r.full_loss[-1]),
+                number(r.full_loss.min()),
+                validation,
+                number(r.rises),
+                number(r.velocity_ratio),
+                int(r.settled),
+                diverged,
+            ]
+        )
+    return buffer.getvalue()
+
+
+def number(value: float) -> str:
+    """A float as CSV text that reads back exactly (repr round-trips; NumPy scalars too)."""
+    return repr(float(value))

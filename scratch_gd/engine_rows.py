@@ -1,0 +1,111 @@
+"""One batch's forward and backward pass, batch-major: activations stored (B, features).
+
+Best for small batches (down to one sample, where every product is a matrix-vector
+product). ``engine_columns.py`` does the same for large batches in feature-major layout.
+
+    a_0 = x[batch]                                   gather the batch
+    z_l = a_l @ W_l.T + b_l,  a_{l+1} = max(z_l, 0)  forward (no ReLU after the last layer)
+    loss = mean((a_L - y[batch])^2),  G = (2 / N) (a_L - y[batch])
+    dW_l = G.T @ a_l,  db_l = sum_n G[n]             backward, last layer first
+    G <- (G @ W_l) * [a_l > 0]                       the gradient handed to the layer below
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from .engine_kernels import (
+    affine_dot,
+    block,
+    combine_rows,
+    gram,
+    relu_inplace,
+    relu_mask_inplace,
+    transpose_into,
+)
+from .kernels.elementwise import column_sum_kernel
+
+# The forward pass transposes W once per step to use the row-combination kernel; that
+# pays once a batch has a few rows and the layer is wide enough to fill SIMD registers.
+COMBINE_MIN_ROWS = 4
+COMBINE_MIN_WIDTH = 8
+
+
+@njit(cache=True)
+def forward_backward_rows(
+    x,
+    y,
+    batch,
+    sizes,
+    params,
+    grads,
+    offsets,
+    acts,
+    act_offsets,
+    delta,
+    delta_prev,
+    scratch,
+    zeros,
+    count,
+):  # pragma: no cover - compiled
+    """Forward and backward pass of one batch stored batch-major: each sample one row.
+
+    Fills ``grads`` (flat, torch's parameter order) and returns the summed squared error.
+    ``batch`` holds the sample indices (B,); ``count`` is the number of elements the mean
+    is over (the whole batch's B * outputs, even when this call sees part of the batch).
+    Shapes: x (n, sizes[0]), y (n, sizes[-1]); every other array is a flat work buffer.
+    """
+    layers = sizes.shape[0] - 1
+    rows = batch.shape[0]
+    a = block(acts, act_offsets[0], rows, sizes[0])
+    for r in range(rows):
+        a[r, :] = x[batch[r]]
+
+    for layer in range(layers):
+        fan_in, fan_out = sizes[layer], sizes[layer + 1]
+        weight = block(params, offsets[2 * layer], fan_out, fan_in)
+        bias = params[offsets[2 * layer + 1] : offsets[2 * layer + 1] + fan_out]
+        z = block(acts, act_offsets[layer + 1], rows, fan_out)
+        if rows >= COMBINE_MIN_ROWS and fan_out >= COMBINE_MIN_WIDTH:
+            weight_t = block(scratch, 0, fan_in, fan_out)
+            transpose_into(weight, weight_t)
+            combine_rows(a, weight_t, bias, z)
+        else:
+            affine_dot(a, weight, bias, z)
+        if layer < layers - 1:
+            relu_inplace(z)
+        a = z
+
+    # Mean squared error over all B * outputs elements, and its gradient (2 / N)(out - y).
+    outputs = sizes[layers]
+    g = block(delta, 0, rows, outputs)
+    scale = a.dtype.type(2.0 / count)
+    squared = 0.0
+    for r in range(rows):
+        target = y[batch[r]]
+        for j in range(outputs):
+            diff = a[r, j] - target[j]
+            squared += float(diff) * float(diff)
+            g[r, j] = diff * scale
+
+    for layer in range(layers - 1, -1, -1):
+        fan_in, fan_out = sizes[layer], sizes[layer + 1]
+        a = block(acts, act_offsets[layer], rows, fan_in)
+        grad_weight = block(grads, offsets[2 * layer], fan_out, fan_in)
+        grad_bias = grads[offsets[2 * layer + 1] : offsets[2 * layer + 1] + fan_out]
+        if fan_in >= fan_out:
+            gram(g, a, grad_weight)
+        else:
+            # Rows of fan_out are the longer ones: compute dW.T, then transpose it.
+            grad_weight_t = block(scratch, 0, fan_in, fan_out)
+            gram(a, g, grad_weight_t)
+            transpose_into(grad_weight_t, grad_weight)
+        column_sum_kernel(g, grad_bias)
+        if layer > 0:
+            weight = block(params, offsets[2 * layer], fan_out, fan_in)
+            g_prev = block(delta_prev, 0, rows, fan_in)
+            combine_rows(g, weight, zeros[:fan_in], g_prev)
+            relu_mask_inplace(g_prev, a)  # a = the ReLU output of the layer below
+            delta, delta_prev = delta_prev, delta
+            g = g_prev
+    return squared

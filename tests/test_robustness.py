@@ -471,3 +471,15 @@ def test_every_command_with_sgd_flags_refuses_nesterov_with_dampening(name, tmp_
 def test_the_shared_flags_are_wired_into_compare_at_least():
     # Guards the two tests above against silently testing nothing.
     assert "--data" in flags_of("compare") and "--nesterov" in flags_of("compare")
+
+
+def test_a_usage_error_creates_no_output_folder(tmp_path):
+    out = tmp_path / "never"
+    result = subprocess.run(
+        [sys.executable, "-m", "scratch_gd", "compare", "--batch-sizes", "5000", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "larger than the training data" in result.stderr
+    assert not out.exists()

@@ -254,15 +254,17 @@ def _distinct(items: list, n: int, key) -> list:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     started = time.perf_counter()
     check_mode(args, parser)
-    out = prepare_output(args.out, parser)
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
     sizes = [dataset.n_features, *args.hidden, 1]
+    # Every check comes before the output folder is made: a usage error leaves nothing behind.
     if args.fair:
         regimes = resolve_fair(args, parser)
         options = sgd_options(args, parser, [momentum for _, momentum in regimes])
+        out = prepare_output(args.out, parser)
         return run_fair_race(args, dataset, regimes, sizes, options, out, started)
     configs = resolve_compare(args, parser)
     options = sgd_options(args, parser, [config.momentum for config in configs])
+    out = prepare_output(args.out, parser)
     return run_lesson_race(args, dataset, configs, sizes, options, out, started)
 
 

@@ -479,6 +479,7 @@ def test_a_usage_error_creates_no_output_folder(tmp_path):
         [sys.executable, "-m", "scratch_gd", "compare", "--batch-sizes", "5000", "--out", str(out)],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert result.returncode == 2
     assert "larger than the training data" in result.stderr

@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with python3 and make:
 #   make compare   - create .venv, install, race the three regimes, write plots/
 #   make test      - install the test extra, lint, run the whole suite
+# Then: make lab (the experiments), make bench and make bench-kernels (speed tables).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ ARGS   ?=
 LINT_PATHS := $(wildcard scratch_gd tests benchmarks)
 RUFF_RULES := --extend-select I,UP,B,NPY --extend-ignore C408 --line-length 100
 
-.PHONY: compare test lint format bench bench-kernels clean install install-test
+.PHONY: compare lab test lint format bench bench-kernels clean install install-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,14 @@ install-test: $(VENV)/.installed-test
 
 compare: $(VENV)/.installed
 	$(BIN)/python -m scratch_gd compare $(ARGS)
+
+# The learning lab: the fair race and the four experiments, each writing plots/ and a record.
+LAB_COMMANDS := "compare --fair" sweep-batch noise momentum lr-grid
+lab: $(VENV)/.installed
+	@for command in $(LAB_COMMANDS); do \
+		echo "== python -m scratch_gd $$command"; \
+		$(BIN)/python -m scratch_gd $$command --no-progress $(ARGS) || exit $$?; \
+	done
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check $(RUFF_RULES) $(LINT_PATHS)

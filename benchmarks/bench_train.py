@@ -55,6 +55,7 @@ import numba
 import numpy as np
 
 import scratch_gd as sg
+from scratch_gd import engine
 from scratch_gd.files import atomic_write_text
 from scratch_gd.plots import save
 
@@ -161,25 +162,34 @@ RUNNERS: dict[str, Callable] = {
 }
 
 
-def median_seconds(run: Callable, repeats: int, *args) -> float:
-    """Median over ``repeats`` runs, after one shorter warm-up run (compiles, loads, caches)."""
-    x, y, batch, momentum, steps = args[:5]
-    run(x, y, batch, momentum, min(steps, 10), *args[5:])
-    return statistics.median(run(*args) for _ in range(repeats))
-
-
 # --- the three regimes -----------------------------------------------------------------
 
 
 def measure_regimes(steps: int, repeats: int) -> list[dict]:
+    """Steps/s of every contender in every regime: the median of ``repeats`` runs (3 for a
+    contender slower than 2 s a run), after a shorter warm-up run of each.
+
+    The runs take turns, contender after contender, rather than one contender's runs in a
+    row: when another program loads the machine for a while, that then slows one run of
+    each contender instead of every run of one, and the medians shrug it off.
+    """
     x, y = sg.lesson_data(1000, dtype=np.float32)
     rows = []
     for name, batch, momentum in REGIMES:
+        wanted = {}
+        for contender in CONTENDERS:  # warm-up: compiles, loads and caches what it needs
+            warm_steps = min(steps, 10)
+            estimate = RUNNERS[contender](x, y, batch, momentum, warm_steps) * steps / warm_steps
+            wanted[contender] = min(repeats, 3) if estimate > 2.0 else repeats
+        times: dict[str, list[float]] = {contender: [] for contender in CONTENDERS}
+        for turn in range(repeats):
+            for contender in CONTENDERS:
+                if turn < wanted[contender]:
+                    times[contender].append(RUNNERS[contender](x, y, batch, momentum, steps))
         row = {"regime": name, "batch": batch, "momentum": momentum}
         for contender in CONTENDERS:
-            seconds = median_seconds(RUNNERS[contender], repeats, x, y, batch, momentum, steps)
-            row[contender] = steps / seconds
-            print(f"  {name:<16} {contender:<17} {steps / seconds:>12,.0f} steps/s", flush=True)
+            row[contender] = steps / statistics.median(times[contender])
+            print(f"  {name:<16} {contender:<17} {row[contender]:>12,.0f} steps/s", flush=True)
         rows.append(row)
     return rows
 
@@ -231,7 +241,8 @@ def regime_chart(rows: list[dict], path: Path) -> None:
         if contender == "compiled":
             for position, row in zip(positions, rows, strict=True):
                 axis.annotate(
-                    f"{row['compiled'] / row[LESSON_LOOP]:,.0f}x\nlesson",
+                    f"{row['compiled'] / row[LESSON_LOOP]:,.0f}x lesson\n"
+                    f"{row['compiled'] / row[MANUAL_LOOP]:,.1f}x randperm",
                     (position, row["compiled"]),
                     ha="center",
                     va="bottom",
@@ -245,10 +256,12 @@ def regime_chart(rows: list[dict], path: Path) -> None:
     axis.set_ylim(top=top * 6)  # room for the labels above the tallest bar
     axis.set_ylabel("training steps per second (log scale)")
     axis.set_title(
-        "The lesson's three regimes, 1-32-32-1 MLP, float32: steps per second (higher is better)"
+        "The lesson's three regimes (1-32-32-1 MLP, float32): steps per second, higher is "
+        "better;\nlabels: the compiled engine's speed-up over the two PyTorch loops"
     )
     axis.grid(axis="y", alpha=0.3, which="both")
-    axis.legend(fontsize=8, ncols=3, loc="upper center")
+    axis.legend(fontsize=8, ncols=len(CONTENDERS), loc="upper center",
+                bbox_to_anchor=(0.5, -0.14))  # fmt: skip
     save(figure, path)
 
 
@@ -264,6 +277,7 @@ def measure_scale(
     run = RUNNERS["compiled"]
     for threads in thread_counts:
         numba.set_num_threads(threads)
+        engine.THREADS = threads  # exactly this many, not the engine's pick by speed
         for width in widths:
             sizes = [1, width, width, 1]
             for batch in batches:
@@ -282,6 +296,7 @@ def measure_scale(
                     flush=True,
                 )
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    engine.THREADS = None
     return rows
 
 
@@ -323,15 +338,20 @@ def scale_chart(rows: list[dict], n: int, path: Path) -> None:
             va="bottom",
         )
     left.set(xscale="log", yscale="log", xlabel="batch size (samples per step, log scale)",
-             ylabel="training steps per second (log scale)",
-             title=f"Compiled engine, 1-w-w-1 MLP, {n:,} samples: steps per second")  # fmt: skip
+             ylabel="training steps per second (log scale)", title="Steps per second")  # fmt: skip
     right.set(xscale="log", yscale="log", xlabel="batch size (samples per step, log scale)",
               ylabel="GFLOP/s of the matrix products (log scale)",
-              title="... and arithmetic rate: compute dominates once it flattens")  # fmt: skip
+              title="Arithmetic rate: where it flattens, compute dominates")  # fmt: skip
     right.set_ylim(top=PEAK_PER_CORE * CORES * 2)
+    batches = sorted({row["batch"] for row in rows})
     for axis in (left, right):
-        axis.set_xscale("log", base=2)
-        axis.grid(alpha=0.3, which="both")
+        axis.set_xticks(batches, [str(batch) for batch in batches])
+        axis.minorticks_off()
+        axis.grid(alpha=0.3)
+    figure.suptitle(
+        f"Compiled engine on bigger problems: 1-w-w-1 MLP, {n:,} samples, float32 "
+        "(solid: 1 thread, dashed: 2 threads)"
+    )
     left.legend(fontsize=7, ncols=2)
     save(figure, path)
 
@@ -345,8 +365,12 @@ def compare_seconds(extra: list[str], cache_dir: str | None, out: Path) -> float
         env["NUMBA_CACHE_DIR"] = cache_dir
     command = [sys.executable, "-m", "scratch_gd", "compare", "--no-progress", "--out", str(out)]
     start = time.perf_counter()
-    subprocess.run(command + extra, env=env, check=True, capture_output=True, text=True)
-    return time.perf_counter() - start
+    result = subprocess.run(command + extra, env=env, check=False, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"`compare` exited with {result.returncode}: {last}")
+    return seconds
 
 
 def time_compare(quick: bool, repeats: int) -> list[str]:
@@ -407,6 +431,22 @@ def machine() -> list[str]:
     ]
 
 
+def busy(load_before: str, load_after: str) -> list[str]:
+    """A warning line when other programs kept the machine busy during the run."""
+    try:
+        worst = max(float(value) for value in (load_before + ", " + load_after).split(", "))
+    except ValueError:
+        return []
+    if worst < 1.0:
+        return []
+    warning = (
+        f"- **Warning**: the load average reached {worst:.1f} on {CORES} cores: other "
+        "programs ran during the measurement. Numbers using 2 threads (PyTorch, OpenBLAS, "
+        "the kernels' parallel matmul) suffer most from that; rerun on an idle machine."
+    )
+    return [warning]
+
+
 def load() -> str:
     try:
         return ", ".join(f"{value:.1f}" for value in os.getloadavg())
@@ -447,6 +487,7 @@ def main(argv: list[str] | None = None) -> None:
             f"- Load average (1, 5, 15 min) before: {started_load}; after: {load()}. On a shared "
             "2-core machine anything else running slows every contender."
         ),
+        *busy(started_load, load()),
         "",
         (
             f"Command: `python benchmarks/bench_train.py{' --quick' if options.quick else ''}` "
@@ -464,7 +505,10 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(lines[-7:]))
     if not options.no_compare:
         print("Timing `compare` end to end ...", flush=True)
-        compare_lines = time_compare(options.quick, repeats=1 if options.quick else 3)
+        try:
+            compare_lines = time_compare(options.quick, repeats=1 if options.quick else 3)
+        except RuntimeError as error:  # report it with the rest rather than lose the run
+            compare_lines = [f"- not measured: {error}"]
         lines += ["", "## `make compare` end to end", ""] + compare_lines
         print("\n".join(compare_lines))
     options.out.mkdir(parents=True, exist_ok=True)

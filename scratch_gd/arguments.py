@@ -1,7 +1,8 @@
-"""Argument types and checks shared by every subcommand.
+"""Argument types, flags and checks shared by the subcommands.
 
-Each raises ``argparse.ArgumentTypeError`` with a message naming what is wrong and what is
-allowed; argparse prefixes it with the flag's name, so the user sees a single clear line.
+Each type raises ``argparse.ArgumentTypeError`` with a message naming what is wrong and what
+is allowed; argparse prefixes it with the flag's name, so the user sees a single clear line.
+Checks that need more than one flag, or the data, stop with ``parser.error`` the same way.
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def one_line(message: str) -> str:
@@ -21,51 +26,115 @@ def one_line(message: str) -> str:
     )
 
 
-def positive_int(text: str) -> int:
+# --- Single values ---------------------------------------------------------------------------
+
+
+def _as_int(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _as_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def positive_int(text: str) -> int:
+    value = _as_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _as_int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
     return value
 
 
 def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _as_float(text)
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"{text.strip()} must be a finite number above 0")
     return value
 
 
-def int_list(text: str) -> list[int]:
-    """'1000,1,128' -> [1000, 1, 128]; 'all' stands for the full data set."""
+def non_negative_float(text: str) -> float:
+    value = _as_float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text.strip()} must be a finite number >= 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A share of the data: 0 <= F < 1 (0 = none held out; 1 would leave nothing to train on)."""
+    value = _as_float(text)
+    if not math.isfinite(value) or not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()} must be a fraction with 0 <= F < 1, e.g. 0.2"
+        )
+    return value
+
+
+def batch_size(text: str) -> int:
+    """A batch size: a whole number >= 1, or 'all' (returned as -1) for every sample."""
+    if text.strip().lower() in ("all", "full"):
+        return -1
+    return positive_int(text)
+
+
+# --- Comma-separated lists -------------------------------------------------------------------
+
+
+def listed(values: Sequence[float]) -> str:
+    """(0.0001, 0.5, 1.0) -> '0.0001,0.5,1': a default list as the user would type it."""
+    return ",".join(f"{value:g}" for value in values)
+
+
+def _comma_separated(text: str, parse: Callable[[str], T], rule: str) -> list[T]:
+    """``parse`` each item of 'a,b,c'; a bad item stops with the whole list, ``rule`` and
+    what was wrong with that item, e.g. "'8,0': each hidden width must be ... (0 must be
+    at least 1)"."""
     values = []
     for item in text.split(","):
-        item = item.strip()
-        if item.lower() in ("all", "full"):
-            values.append(-1)
-            continue
         try:
-            values.append(positive_int(item))
+            values.append(parse(item.strip()))
         except argparse.ArgumentTypeError as error:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: each batch size must be a whole number >= 1 or 'all' ({error})"
-            ) from None
+            raise argparse.ArgumentTypeError(f"{text!r}: {rule} ({error})") from None
     return values
+
+
+def int_list(text: str) -> list[int]:
+    """'1000,1,128' -> [1000, 1, 128]; 'all' stands for the full data set (-1)."""
+    return _comma_separated(
+        text, batch_size, "each batch size must be a whole number >= 1 or 'all'"
+    )
+
+
+def width_list(text: str) -> list[int]:
+    """'32,32' -> [32, 32]: the widths of the hidden layers."""
+    return _comma_separated(text, positive_int, "each hidden width must be a whole number >= 1")
+
+
+def layer_sizes(text: str) -> list[int]:
+    """'1,32,32,1' -> [1, 32, 32, 1]: input width, hidden widths, output width."""
+    sizes = _comma_separated(text, positive_int, "each layer width must be a whole number >= 1")
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} needs at least an input and an output width, e.g. 1,32,32,1"
+        )
+    return sizes
+
+
+def learning_rate_list(text: str) -> list[float]:
+    """'1e-3,1e-2' -> [0.001, 0.01], sorted, each a finite number above 0."""
+    rule = "each learning rate must be a finite number above 0"
+    return sorted(set(_comma_separated(text, positive_float, rule)))
 
 
 def momentum_list(text: str) -> list[float]:
@@ -79,6 +148,9 @@ def momentum_list(text: str) -> list[float]:
             raise argparse.ArgumentTypeError(f"{text!r}: each momentum must be finite and >= 0")
         values.append(value)
     return values
+
+
+# --- The output folder -----------------------------------------------------------------------
 
 
 def prepare_output(folder: Path, parser: argparse.ArgumentParser) -> Path:
@@ -108,29 +180,6 @@ def prepare_output(folder: Path, parser: argparse.ArgumentParser) -> Path:
             f"({error.strerror or error}); choose another --out"
         )
     return folder
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text.strip()} must be a finite number >= 0")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A share of the data: 0 <= F < 1 (0 = none held out; 1 would leave nothing to train on)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(
-            f"{text.strip()} must be a fraction with 0 <= F < 1, e.g. 0.2"
-        )
-    return value
 
 
 # --- SGD options beyond lr and momentum (torch.optim.SGD's other arguments) ----------------
@@ -213,3 +262,61 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         help="fraction of the data held out for validation, 0 <= F < 1 "
         "(default 0 for lesson data, 0.2 otherwise)",
     )
+
+
+# --- The flags every training subcommand shares ----------------------------------------------
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    out_help: str = "folder for results",
+    progress_help: str = "hide the progress bar",
+) -> None:
+    """Add the flags of every subcommand that trains: the SGD options (``add_sgd_arguments``),
+    ``--hidden``, the data (``add_data_arguments``), ``--seed``, ``--dtype``, ``--out`` and
+    ``--no-progress``. The network they describe is ``[n_features, *args.hidden, 1]``."""
+    add_sgd_arguments(parser)
+    parser.add_argument(
+        "--hidden",
+        type=width_list,
+        metavar="WIDTHS",
+        default=[32, 32],
+        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed for data, initial weights and batches",
+    )
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--out", type=Path, default=Path("plots"), help=out_help)
+    parser.add_argument("--no-progress", action="store_true", help=progress_help)
+
+
+# --- Batch sizes against the data (checked once the data is loaded: see dataset_from_args) ----
+
+
+def fit_batch_size(size: int, n: int, parser: argparse.ArgumentParser) -> int:
+    """The ``--batch-size`` to train with: 'all' (-1) becomes ``n``, the training size; a
+    size larger than the data stops with a usage error."""
+    if size > n:
+        parser.error(
+            f"argument --batch-size: {size} is larger than the training data "
+            f"({n} samples); use at most {n}, or 'all'"
+        )
+    return n if size == -1 else size
+
+
+def fit_batch_sizes(sizes: list[int], n: int, parser: argparse.ArgumentParser) -> list[int]:
+    """The ``--batch-sizes`` to sweep, sorted and each once, 'all' (-1) as ``n``; a size
+    larger than the data stops with a usage error."""
+    for size in sizes:
+        if size > n:
+            parser.error(
+                f"argument --batch-sizes: batch size {size} is larger than the training data "
+                f"({n} samples); use at most {n}, or 'all'"
+            )
+    return sorted({n if size == -1 else size for size in sizes})

@@ -174,6 +174,18 @@ def dataset_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
     return dataset
 
 
+def data_config(dataset: Dataset) -> dict:
+    """What a run record says about the data: where it came from, its columns, its split."""
+    return {
+        "source": dataset.name,
+        "description": dataset.description,
+        "features": dataset.feature_names,
+        "target": dataset.target_name,
+        "n_train": dataset.n_train,
+        "n_validation": dataset.n_val,
+    }
+
+
 # --- The three sources -----------------------------------------------------------------------
 
 

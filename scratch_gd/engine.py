@@ -105,7 +105,7 @@ class CompiledEngine:
         self.scratch = np.empty((parts, largest_weight), dtype)
         blocks = max_blocks if self.layout == COLUMNS and max_blocks > 1 else 0
         self.grad_blocks = np.empty((blocks, total), dtype)
-        self.squared_blocks = np.empty(blocks)
+        self.squared_blocks = np.empty(max(blocks, 1))
         self.zeros = np.zeros(widest, dtype)
         scalar = dtype.type
         # Rounded to the dtype first, as torch (and sgd.py, through NumPy) does.

@@ -1,19 +1,27 @@
 """The compiled engine's matrix products, shaped for small layers like the lesson's 32 x 32.
 
-A layer of width 32 makes products with an inner size of 32 (or 1). The generic tiled
-kernels of ``scratch_gd/kernels`` work in dot-product form and pay a horizontal sum at
-the end of every 32-long dot product, which is as long as the product itself. These
-kernels use the *row-combination* form instead: a row of the result is a weighted sum
-of rows of the right-hand matrix,
+A layer of width 32 makes products whose inner size is 32 (or 1). The generic tiled
+kernels of ``scratch_gd/kernels`` work in dot-product form: each output is a dot product
+summed in SIMD lanes, then the lanes are added together (a horizontal sum). With an inner
+size of 32 that last step costs about as much as the dot product itself. So the kernels
+here mostly use the *row-combination* form: a row of the result is a weighted sum of
+rows of the right-hand matrix,
 
     out[n, :] = sum_k a[n, k] * m[k, :],
 
-so the innermost loop runs along a contiguous row of ``m`` and of ``out`` and LLVM turns
-it into SIMD multiply-adds with no horizontal sums at all. Each pass combines several
-rows of ``m`` at once (and writes two output rows), so every load of ``out`` and every
-store back is shared by several multiply-adds.
+and the innermost loop runs along contiguous rows of ``m`` and ``out``: SIMD
+multiply-adds with no horizontal sums at all. Each pass combines four rows of ``m`` and
+writes two rows of ``out``, so every load and store of ``out`` serves several
+multiply-adds. Two layouts of a batch use them:
 
-Every kernel is compiled with these fast-math flags only: ``reassoc`` and ``contract``
+* batch-major, a batch stored (B, features): ``affine_dot``, ``combine_rows``, ``gram``,
+  used for small batches (``engine_rows.py``);
+* feature-major, stored (features, B): ``combine_columns`` and ``gram_columns``, whose
+  inner loops run along the batch, used for large batches (``engine_columns.py``). There
+  the weight gradient is a dot product of two batch-long rows, long enough that the
+  horizontal sum is cheap again, so ``gram_columns`` uses the dot-product form.
+
+Every product is compiled with these fast-math flags only: ``reassoc`` and ``contract``
 let LLVM regroup the sums and fuse multiply-adds (the last bits may differ from NumPy's
 BLAS), but ``nnan``/``ninf`` are left out on purpose, so NaN and infinity still flow
 through and the engine's divergence checks still see them.
@@ -52,7 +60,7 @@ def affine_dot(a, weight, bias, out):  # pragma: no cover - compiled
             out_row[o] = total + bias[o]
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@njit(cache=True, fastmath=FAST)
 def _combine_row(a_row, m, out_row):  # pragma: no cover - compiled
     # out_row += a_row @ m, four rows of m per pass over out_row.
     inner = a_row.shape[0]

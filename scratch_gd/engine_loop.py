@@ -191,32 +191,20 @@ def train_steps(
                 zeros,
                 count,
             )
-        elif blocks <= 1:
-            squared = forward_backward_columns(
-                x,
-                y,
-                batch,
-                sizes,
-                params,
-                grads,
-                offsets,
-                acts[0],
-                act_offsets,
-                delta[0],
-                delta_prev[0],
-                scratch[0],
-                zeros,
-                count,
-            )
         else:
-            if min(parts, blocks) > 1:
+            # One block writes its gradient straight into grads; several write a buffer
+            # each, added below in block order, whichever thread computed which block.
+            blocks = max(blocks, 1)
+            into = grads.reshape((1, grads.shape[0])) if blocks == 1 else grad_blocks
+            threads = min(parts, blocks)
+            if threads > 1:
                 run_blocks_in_parts(
                     x,
                     y,
                     batch,
                     sizes,
                     params,
-                    grad_blocks,
+                    into,
                     squared_blocks,
                     blocks,
                     offsets,
@@ -227,7 +215,7 @@ def train_steps(
                     scratch,
                     zeros,
                     count,
-                    min(parts, blocks),
+                    threads,
                 )
             else:
                 run_blocks(
@@ -236,7 +224,7 @@ def train_steps(
                     batch,
                     sizes,
                     params,
-                    grad_blocks,
+                    into,
                     squared_blocks,
                     0,
                     blocks,
@@ -250,12 +238,12 @@ def train_steps(
                     zeros,
                     count,
                 )
-            # Added in block order, whichever thread computed which block.
-            grads[:] = grad_blocks[0]
             squared = squared_blocks[0]
-            for index in range(1, blocks):
-                grads += grad_blocks[index]
-                squared += squared_blocks[index]
+            if blocks > 1:
+                grads[:] = grad_blocks[0]
+                for index in range(1, blocks):
+                    grads += grad_blocks[index]
+                    squared += squared_blocks[index]
         # A sum past the dtype's range is infinite in the layer path's own arithmetic.
         if not (squared <= largest):
             status[0], status[1] = step, STATUS_LOSS_NOT_FINITE

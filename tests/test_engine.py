@@ -326,6 +326,12 @@ def test_auto_picks_compiled_when_it_applies_and_layers_otherwise():
     with pytest.raises(ValueError, match=r"engine='compiled' cannot.*model.parameters\(\)"):
         sg.train(model, last_layer_only, x, y, batch_size=10, steps=5, engine="compiled")
 
+    reshaped = sg.MLP([1, 8, 1], dtype=np.float64)
+    reshaped.parameters()[0].data = np.zeros((4, 1))  # no longer what sizes [1, 8, 1] need
+    with pytest.raises(ValueError, match=r"shape \(4, 1\) where the sizes need \(8, 1\)"):
+        sg.train(reshaped, sg.SGD(reshaped.parameters()), x, y, batch_size=10, steps=5,
+                 engine="compiled")  # fmt: skip
+
     class Tweaked(sg.MLP):
         pass
 

@@ -9,6 +9,7 @@ from matplotlib.image import imread
 
 import scratch_gd as sg
 from scratch_gd.cli import main
+from scratch_gd.compare import full_data_loss
 from scratch_gd.lab import sweep_batch
 from scratch_gd.record import read_history_csv
 
@@ -36,7 +37,7 @@ def test_full_data_loss_matches_the_mse_of_all_the_data():
     x, y = sg.lesson_data(700, dtype=np.float64)  # more rows than one evaluation block
     model = sg.MLP([1, 8, 1], dtype=np.float64, backend="numpy")
     expected = sg.MSELoss()(model(x), y)
-    assert sweep_batch.full_data_loss(model, x, y) == pytest.approx(expected, rel=1e-12)
+    assert full_data_loss(model, x, y) == pytest.approx(expected, rel=1e-12)
 
 
 def test_a_race_stops_at_the_first_checkpoint_that_reaches_the_target():

@@ -473,14 +473,14 @@ def test_the_shared_flags_are_wired_into_compare_at_least():
     assert "--data" in flags_of("compare") and "--nesterov" in flags_of("compare")
 
 
-def test_a_usage_error_creates_no_output_folder(tmp_path):
+@pytest.mark.parametrize(
+    "command", ["compare", "sweep-batch", "noise", "momentum", "lr-grid"], ids=str
+)
+def test_a_usage_error_creates_no_output_folder(command, tmp_path):
     out = tmp_path / "never"
-    result = subprocess.run(
-        [sys.executable, "-m", "scratch_gd", "compare", "--batch-sizes", "5000", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 2
+    size_flag = "--batch-size" if command in ("momentum", "lr-grid") else "--batch-sizes"
+    argv = [sys.executable, "-m", "scratch_gd", command, size_flag, "5000", "--out", str(out)]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
     assert "larger than the training data" in result.stderr
     assert not out.exists()

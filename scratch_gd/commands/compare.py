@@ -19,18 +19,18 @@ import numpy as np
 
 from .. import exit_codes
 from ..arguments import (
-    add_data_arguments,
-    add_sgd_arguments,
+    add_run_arguments,
     int_list,
+    learning_rate_list,
+    listed,
     momentum_list,
-    non_negative_int,
     positive_float,
     positive_int,
     prepare_output,
     sgd_options,
 )
 from ..compare import RegimeConfig, RegimeResult, regime_name, run_regime, summary_table
-from ..datasets import Dataset, dataset_from_args
+from ..datasets import Dataset, data_config, dataset_from_args
 from ..lab import fair
 from ..record import write_run_record
 from ..sampling import MODES
@@ -59,27 +59,6 @@ FAIR_ONLY_FLAGS = {
 PLAIN_EVALUATIONS = 50  # validation-loss measurements per regime in plain compare
 
 
-def width_list(text: str) -> list[int]:
-    """'32,32' -> [32, 32]: the widths of the hidden layers."""
-    try:
-        return [positive_int(item.strip()) for item in text.split(",")]
-    except argparse.ArgumentTypeError as error:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: each hidden width must be a whole number >= 1 ({error})"
-        ) from None
-
-
-def learning_rate_list(text: str) -> list[float]:
-    """'1e-3,1e-2' -> [0.001, 0.01], sorted, each a finite number above 0."""
-    try:
-        values = {positive_float(item.strip()) for item in text.split(",")}
-    except argparse.ArgumentTypeError as error:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: each learning rate must be a finite number above 0 ({error})"
-        ) from None
-    return sorted(values)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset",
@@ -100,29 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--momenta", type=momentum_list, help="comma-separated momenta, one per batch size"
     )
     parser.add_argument(
-        "--hidden",
-        type=width_list,
-        metavar="WIDTHS",
-        default=[32, 32],
-        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=non_negative_int,
-        default=0,
-        help="seed for data, initial weights and batches",
-    )
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument(
         "--sampling",
         choices=list(MODES),
         default="lesson",
         help="lesson: fresh shuffle each step; epoch: walk shuffled epochs",
     )
-    add_data_arguments(parser)
-    add_sgd_arguments(parser)
-    parser.add_argument("--out", type=Path, default=Path("plots"), help="folder for figures")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_run_arguments(parser, out_help="folder for figures", progress_help="hide the progress bars")
     race = parser.add_argument_group(
         "fair race",
         "full-data loss with the clock paused, lr swept per regime, several seeds "
@@ -138,9 +100,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     race.add_argument(
         "--lrs",
         type=learning_rate_list,
-        help="comma-separated candidate learning rates for the sweep (default "
-        + ",".join(f"{lr:g}" for lr in fair.DEFAULT_LRS)
-        + ")",
+        help="comma-separated candidate learning rates for the sweep "
+        f"(default {listed(fair.DEFAULT_LRS)})",
     )
     race.add_argument(
         "--eval-every",
@@ -266,17 +227,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     options = sgd_options(args, parser, [config.momentum for config in configs])
     out = prepare_output(args.out, parser)
     return run_lesson_race(args, dataset, configs, sizes, options, out, started)
-
-
-def data_config(dataset: Dataset) -> dict:
-    return {
-        "source": dataset.name,
-        "description": dataset.description,
-        "features": dataset.feature_names,
-        "target": dataset.target_name,
-        "n_train": dataset.n_train,
-        "n_validation": dataset.n_val,
-    }
 
 
 # --- The lesson's race ---------------------------------------------------------------------

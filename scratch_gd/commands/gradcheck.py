@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import exit_codes
 from ..arguments import (
+    layer_sizes,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -39,23 +40,6 @@ HELP = "check every gradient of backprop against central finite differences"
 # The check costs two forward passes per parameter and input entry; past this many
 # multiply-adds (about a minute here) it is the wrong tool, so say so instead of hanging.
 MAX_WORK = 1e10
-
-
-def layer_sizes(text: str) -> list[int]:
-    """'1,32,32,1' -> [1, 32, 32, 1]: input width, hidden widths, output width."""
-    sizes = []
-    for item in text.split(","):
-        try:
-            sizes.append(positive_int(item.strip()))
-        except argparse.ArgumentTypeError as error:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: each layer width must be a whole number >= 1 ({error})"
-            ) from None
-    if len(sizes) < 2:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} needs at least an input and an output width, e.g. 1,32,32,1"
-        )
-    return sizes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,24 +7,23 @@ import csv
 import io
 import sys
 import time
-from pathlib import Path
 
 from .. import exit_codes
 from ..arguments import (
-    add_data_arguments,
-    add_sgd_arguments,
+    add_run_arguments,
+    batch_size,
+    fit_batch_size,
+    learning_rate_list,
+    listed,
     momentum_list,
-    non_negative_int,
     positive_int,
     prepare_output,
     sgd_options,
 )
-from ..datasets import dataset_from_args
+from ..datasets import data_config, dataset_from_args
 from ..files import atomic_write_text
 from ..lab import lr_grid
 from ..record import write_run_record
-from .compare import data_config, learning_rate_list, width_list
-from .momentum import batch_size
 
 NAME = "lr-grid"
 DEFAULT_BATCH = 32
@@ -36,17 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lrs",
         type=learning_rate_list,
         default=list(lr_grid.DEFAULT_LRS),
-        help="comma-separated learning rates (default "
-        + ",".join(f"{lr:g}" for lr in lr_grid.DEFAULT_LRS)
-        + ")",
+        help=f"comma-separated learning rates (default {listed(lr_grid.DEFAULT_LRS)})",
     )
     parser.add_argument(
         "--momenta",
         type=momentum_list,
         default=list(lr_grid.DEFAULT_MOMENTA),
-        help="comma-separated momenta (default "
-        + ",".join(f"{m:g}" for m in lr_grid.DEFAULT_MOMENTA)
-        + ")",
+        help=f"comma-separated momenta (default {listed(lr_grid.DEFAULT_MOMENTA)})",
     )
     parser.add_argument(
         "--batch-size",
@@ -56,36 +51,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=positive_int, default=1000, help="steps per cell (default 1000)"
     )
-    add_sgd_arguments(parser)
-    parser.add_argument(
-        "--hidden",
-        type=width_list,
-        default=[32, 32],
-        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
-    )
-    add_data_arguments(parser)
-    parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed for data, weights and batches"
-    )
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--out", type=Path, default=Path("plots"), help="folder for results")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_arguments(parser)
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     started = time.perf_counter()
     momenta = sorted(set(args.momenta))
     options = sgd_options(args, parser, momenta)
-    out = prepare_output(args.out, parser)
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
-    if args.batch_size is not None and args.batch_size > args.n:
-        parser.error(
-            f"argument --batch-size: {args.batch_size} is larger than the training data "
-            f"({args.n} samples); use at most {args.n}, or 'all'"
-        )
-    given = DEFAULT_BATCH if args.batch_size is None else args.batch_size
-    batch = args.n if given == -1 else min(given, args.n)  # a default shrinks to the data
+    if args.batch_size is None:
+        batch = min(DEFAULT_BATCH, args.n)  # the default shrinks to the data
+    else:
+        batch = fit_batch_size(args.batch_size, args.n, parser)
     sizes = [dataset.n_features, *args.hidden, 1]
+    # Checks first: a usage error must not leave an empty output folder behind.
+    out = prepare_output(args.out, parser)
     print(dataset.description)
     print(
         f"{len(args.lrs)} learning rates x {len(momenta)} momenta, {args.steps} steps of batch "

@@ -7,35 +7,27 @@ import csv
 import io
 import sys
 import time
-from pathlib import Path
 
 from .. import exit_codes
 from ..arguments import (
-    add_data_arguments,
-    add_sgd_arguments,
+    add_run_arguments,
+    batch_size,
+    fit_batch_size,
+    listed,
     momentum_list,
-    non_negative_int,
     positive_float,
     positive_int,
     prepare_output,
     sgd_options,
 )
-from ..datasets import dataset_from_args
+from ..datasets import data_config, dataset_from_args
 from ..files import atomic_write_text
 from ..lab import momentum
 from ..record import write_run_record
-from .compare import data_config, width_list
 
 NAME = "momentum"
 HELP = "train with momentum 0, 0.5, 0.9, 0.99 and 1 on the same problem; see why 1 never settles"
 EVALUATIONS = 200  # full-data loss and velocity measurements per run, by default
-
-
-def batch_size(text: str) -> int:
-    """A batch size: a whole number >= 1, or 'all' (returned as -1) for every sample."""
-    if text.strip().lower() in ("all", "full"):
-        return -1
-    return positive_int(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--momenta",
         type=momentum_list,
         default=list(momentum.DEFAULT_MOMENTA),
-        help="comma-separated momenta, one run each (default 0,0.5,0.9,0.99,1)",
+        help=f"comma-separated momenta, one run each (default {listed(momentum.DEFAULT_MOMENTA)})",
     )
     parser.add_argument(
         "--lr", type=positive_float, default=1e-3, help="learning rate of every run (default 1e-3)"
@@ -63,20 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         help=f"steps between measurements of loss and velocity (default steps / {EVALUATIONS})",
     )
-    add_sgd_arguments(parser)
-    parser.add_argument(
-        "--hidden",
-        type=width_list,
-        default=[32, 32],
-        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
-    )
-    add_data_arguments(parser)
-    parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed for data, weights and batches"
-    )
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--out", type=Path, default=Path("plots"), help="folder for results")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_run_arguments(parser, progress_help="hide the progress bars")
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -87,16 +66,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"run; give at most {args.steps}"
         )
     options = sgd_options(args, parser, args.momenta)
-    out = prepare_output(args.out, parser)
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
-    if args.batch_size > args.n:
-        parser.error(
-            f"argument --batch-size: {args.batch_size} is larger than the training data "
-            f"({args.n} samples); use at most {args.n}, or 'all'"
-        )
-    batch = args.n if args.batch_size == -1 else args.batch_size
+    batch = fit_batch_size(args.batch_size, args.n, parser)
     eval_every = args.eval_every or max(1, args.steps // EVALUATIONS)
     sizes = [dataset.n_features, *args.hidden, 1]
+    # Checks first: a usage error must not leave an empty output folder behind.
+    out = prepare_output(args.out, parser)
     print(dataset.description)
     print(
         f"{args.steps} steps of batch {batch} at lr {args.lr:g} for each momentum "

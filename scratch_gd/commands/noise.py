@@ -9,14 +9,13 @@ import itertools
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from .. import exit_codes
 from ..arguments import (
-    add_data_arguments,
-    add_sgd_arguments,
+    add_run_arguments,
+    fit_batch_sizes,
     int_list,
     non_negative_float,
     non_negative_int,
@@ -25,7 +24,7 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
-from ..datasets import dataset_from_args
+from ..datasets import data_config, dataset_from_args
 from ..files import atomic_write_text
 from ..history import History
 from ..lab import noise
@@ -34,7 +33,6 @@ from ..mlp import MLP
 from ..record import write_run_record
 from ..sgd import SGD
 from ..train import train
-from .compare import data_config, width_list
 
 NAME = "noise"
 TRAIN_BATCH = 32
@@ -73,42 +71,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.9,
         help="their momentum (default 0.9)",
     )
-    add_sgd_arguments(parser)
-    parser.add_argument(
-        "--hidden",
-        type=width_list,
-        default=[32, 32],
-        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
-    )
-    add_data_arguments(parser)
-    parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed for data, weights and batches"
-    )
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--out", type=Path, default=Path("plots"), help="folder for results")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def resolve_batch_sizes(
-    given: list[int] | None, n: int, parser: argparse.ArgumentParser
-) -> list[int]:
-    if not given:
-        return batch_grid(n)
-    for size in given:
-        if size > n:
-            parser.error(
-                f"argument --batch-sizes: batch size {size} is larger than the training data "
-                f"({n} samples); use at most {n}, or 'all'"
-            )
-    return sorted({n if size == -1 else size for size in given})
+    add_run_arguments(parser)
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     started = time.perf_counter()
     options = sgd_options(args, parser, [args.momentum])
-    out = prepare_output(args.out, parser)
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
-    batch_sizes = resolve_batch_sizes(args.batch_sizes, args.n, parser)
+    if args.batch_sizes:
+        batch_sizes = fit_batch_sizes(args.batch_sizes, args.n, parser)
+    else:
+        batch_sizes = batch_grid(args.n)
     if args.train_batch is not None and args.train_batch > args.n:
         parser.error(
             f"argument --train-batch: {args.train_batch} is larger than the training data "
@@ -125,6 +98,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"{noise.MAX_GRADIENT_MATRIX_BYTES / 2**20:.0f} MB); use fewer rows or --hidden"
         )
     x, y = dataset.x_train, dataset.y_train
+    # Checks first: a usage error must not leave an empty output folder behind.
+    out = prepare_output(args.out, parser)
     print(dataset.description)
     print(
         f"gradient noise at fixed weights: {args.draws} batches per batch size, drawn with "

@@ -7,25 +7,24 @@ import csv
 import io
 import sys
 import time
-from pathlib import Path
 
 from .. import exit_codes
 from ..arguments import (
-    add_data_arguments,
-    add_sgd_arguments,
+    add_run_arguments,
+    fit_batch_sizes,
     int_list,
+    learning_rate_list,
+    listed,
     non_negative_float,
-    non_negative_int,
     positive_float,
     positive_int,
     prepare_output,
     sgd_options,
 )
-from ..datasets import dataset_from_args
+from ..datasets import data_config, dataset_from_args
 from ..files import atomic_write_text
 from ..lab import sweep_batch
 from ..record import write_run_record
-from .compare import data_config, learning_rate_list, width_list
 
 NAME = "sweep-batch"
 HELP = (
@@ -43,9 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lrs",
         type=learning_rate_list,
         default=list(sweep_batch.DEFAULT_LRS),
-        help="learning rates each batch size races to the target, the fastest wins (default "
-        + ",".join(f"{lr:g}" for lr in sweep_batch.DEFAULT_LRS)
-        + ")",
+        help="learning rates each batch size races to the target, the fastest wins "
+        f"(default {listed(sweep_batch.DEFAULT_LRS)})",
     )
     parser.add_argument(
         "--momentum",
@@ -76,20 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give up on a batch size after this many steps "
         f"(default {sweep_batch.DEFAULT_MAX_STEPS})",
     )
-    add_sgd_arguments(parser)
-    parser.add_argument(
-        "--hidden",
-        type=width_list,
-        default=[32, 32],
-        help="comma-separated widths of the hidden layers (default 32,32, the lesson's)",
-    )
-    add_data_arguments(parser)
-    parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed for data, weights and batches"
-    )
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--out", type=Path, default=Path("plots"), help="folder for results")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_run_arguments(parser)
 
 
 def check_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -111,28 +96,18 @@ def check_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> N
         )
 
 
-def resolve_batch_sizes(
-    given: list[int] | None, n: int, parser: argparse.ArgumentParser
-) -> list[int]:
-    if not given:
-        return sweep_batch.batch_grid(n)
-    for size in given:
-        if size > n:
-            parser.error(
-                f"argument --batch-sizes: batch size {size} is larger than the training data "
-                f"({n} samples); use at most {n}, or 'all'"
-            )
-    return sorted({n if size == -1 else size for size in given})
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     started = time.perf_counter()
     check_target(args, parser)
     options = sgd_options(args, parser, [args.momentum])
-    out = prepare_output(args.out, parser)
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
-    batch_sizes = resolve_batch_sizes(args.batch_sizes, args.n, parser)
+    if args.batch_sizes:
+        batch_sizes = fit_batch_sizes(args.batch_sizes, args.n, parser)
+    else:
+        batch_sizes = sweep_batch.batch_grid(args.n)
     sizes = [dataset.n_features, *args.hidden, 1]
+    # Checks first: a usage error must not leave an empty output folder behind.
+    out = prepare_output(args.out, parser)
     factor = args.target_factor or sweep_batch.DEFAULT_TARGET_FACTOR
     reference_steps = args.reference_steps or sweep_batch.DEFAULT_REFERENCE_STEPS
     print(dataset.description)

@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..compare import FULL_LOSS, VALIDATION_LOSS
+from ..compare import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, predict
 from ..mlp import MLP
 from ..sgd import SGD
 from ..train import train
-from .sweep_batch import loss_evaluator, predict
 
 if TYPE_CHECKING:  # only for type hints: matplotlib loads when a figure is drawn
     import matplotlib.pyplot as plt

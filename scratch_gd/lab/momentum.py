@@ -31,12 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compare import FULL_LOSS, VALIDATION_LOSS
+from ..compare import FULL_LOSS, VALIDATION_LOSS, loss_evaluator
 from ..history import History
 from ..mlp import MLP
 from ..sgd import SGD
 from ..train import train
-from .sweep_batch import loss_evaluator
 
 DEFAULT_MOMENTA = (0.0, 0.5, 0.9, 0.99, 1.0)
 VELOCITY_NORM = "velocity_norm"  # metric name: ||v|| over every parameter

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..compare import FULL_LOSS, VALIDATION_LOSS
+from ..compare import FULL_LOSS, VALIDATION_LOSS, full_data_loss, loss_evaluator
 from ..history import Evaluation, History
 from ..mlp import MLP
 from ..sgd import SGD
@@ -67,51 +67,10 @@ TIMING_REPEATS = 3  # seconds per step: the median of this many timed runs
 TIMING_SECONDS = 0.05  # each lasting at least about this long
 TIMING_FIRST_STEPS = 16
 TIMING_MAX_STEPS = 1_000_000
-EVALUATION_ROWS = 256  # the model runs over all the data this many rows at a time
 
 
 class NoReference(ValueError):
     """Full-batch descent diverged at every learning rate: no loss to set a target from."""
-
-
-# --- Measuring the loss over all the data (momentum.py and lr_grid.py use these too) ---------
-
-
-def predict(model: MLP, x: np.ndarray) -> np.ndarray:
-    """``model(x)``, computed ``EVALUATION_ROWS`` rows at a time.
-
-    The answer is the same; the speed is not. A product of 256 x 32 by 32 x 32 is small
-    enough for OpenBLAS to run on one thread, while a 1000-row one gets two threads that,
-    on a busy two-core machine, spend most of their time waiting for each other
-    (measured under load: 8 ms against 0.13 ms per product).
-    """
-    return np.concatenate(
-        [model(x[start : start + EVALUATION_ROWS]) for start in range(0, len(x), EVALUATION_ROWS)]
-    )
-
-
-def full_data_loss(model: MLP, x: np.ndarray, y: np.ndarray) -> float:
-    """Mean squared error of ``model`` over all of (x, y), accumulated in float64."""
-    return float(np.mean(np.square(predict(model, x) - y, dtype=np.float64)))
-
-
-def loss_evaluator(
-    x: np.ndarray,
-    y: np.ndarray,
-    x_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
-) -> Callable[[MLP], dict[str, float]]:
-    """``evaluate(model)`` for ``train()``: the full-data loss, and the validation loss when
-    validation data is given, under the metric names ``compare`` uses."""
-
-    def evaluate(model: MLP) -> dict[str, float]:
-        with np.errstate(all="ignore"):  # a run on its way to diverging may overflow: inf
-            metrics = {FULL_LOSS: full_data_loss(model, x, y)}
-            if x_val is not None and y_val is not None:
-                metrics[VALIDATION_LOSS] = full_data_loss(model, x_val, y_val)
-        return metrics
-
-    return evaluate
 
 
 # --- The race --------------------------------------------------------------------------------

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from . import kernels
+from .kernels.layer import linear_backward_kernel, linear_forward_kernel
+from .kernels.tiled import PARALLEL_MIN_WORK
 from .module import Module
 from .parameter import Parameter
 
@@ -43,14 +47,28 @@ def linear_backward(
     return grad_x, grad_weight, grad_bias
 
 
+def _threads_pay(rows: int, inner: int, cols: int) -> bool:
+    """Whether a product this big is worth splitting across threads."""
+    return numba.get_num_threads() > 1 and rows * inner * cols >= PARALLEL_MIN_WORK
+
+
 def linear_forward_numba(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``linear_forward`` on the hand-written Numba kernels (same maths, same shapes)."""
-    from . import kernels
+    """``linear_forward`` on the hand-written Numba kernels (same maths, same shapes).
 
-    out = kernels.matmul_nt(x, weight)
-    kernels.bias_add(out, bias, out=out)
+    The compiled kernels take C-contiguous arrays of one dtype, the weight's; ``x`` is
+    converted to that if it is anything else (free when it already is). Small layers run
+    as one fused call (``kernels/layer.py``); big ones on the multi-threaded kernels.
+    """
+    x = np.ascontiguousarray(x, dtype=weight.dtype)
+    weight, bias = np.ascontiguousarray(weight), np.ascontiguousarray(bias, dtype=weight.dtype)
+    if _threads_pay(x.shape[0], x.shape[1], weight.shape[0]):
+        out = kernels.matmul_nt(x, weight)
+        kernels.bias_add(out, bias, out=out)
+        return out, x
+    out = np.empty((x.shape[0], weight.shape[0]), x.dtype)
+    linear_forward_kernel(x, weight, bias, out)
     return out, x
 
 
@@ -58,13 +76,14 @@ def linear_backward_numba(
     grad_out: np.ndarray, cache: np.ndarray, weight: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``linear_backward`` on the hand-written Numba kernels (same maths, same shapes)."""
-    from . import kernels
-
     x = cache
-    grad_x = kernels.matmul(grad_out, weight)
-    grad_weight = kernels.matmul_tn(grad_out, x)
-    grad_bias = kernels.column_sum(grad_out)
-    return grad_x, grad_weight, grad_bias
+    grad_out = np.ascontiguousarray(grad_out, dtype=x.dtype)
+    weight = np.ascontiguousarray(weight, dtype=x.dtype)
+    if _threads_pay(*grad_out.shape, x.shape[1]):
+        grad_x = kernels.matmul(grad_out, weight)
+        grad_weight = kernels.matmul_tn(grad_out, x)
+        return grad_x, grad_weight, kernels.column_sum(grad_out)
+    return linear_backward_kernel(grad_out, x, weight)
 
 
 class Linear(Module):

@@ -434,15 +434,16 @@ def machine() -> list[str]:
 def busy(load_before: str, load_after: str) -> list[str]:
     """A warning line when other programs kept the machine busy during the run."""
     try:
-        worst = max(float(value) for value in (load_before + ", " + load_after).split(", "))
+        worst = max(float(text.split(",")[0]) for text in (load_before, load_after))
     except ValueError:
         return []
     if worst < 1.0:
         return []
     warning = (
-        f"- **Warning**: the load average reached {worst:.1f} on {CORES} cores: other "
-        "programs ran during the measurement. Numbers using 2 threads (PyTorch, OpenBLAS, "
-        "the kernels' parallel matmul) suffer most from that; rerun on an idle machine."
+        f"- **Warning**: the 1-minute load average reached {worst:.1f} on {CORES} cores: "
+        "other programs ran during the measurement. Numbers using 2 threads (PyTorch, "
+        "OpenBLAS, the kernels' parallel matmul) suffer most from that; rerun on an idle "
+        "machine."
     )
     return [warning]
 

@@ -135,6 +135,9 @@ class CompiledEngine:
         if not self.flags[2]:
             for velocity, (_, start, stop) in zip(optimizer.velocity, self._slices(), strict=True):
                 self.velocity[start:stop] = velocity.reshape(-1)
+        # A call with no steps loads the compiled loop (from Numba's cache, or compiles
+        # it) now, before ``train`` starts its clock.
+        self._steps(np.empty(0, np.int64), np.zeros(1, np.int64), np.empty(0), 1)
 
     def describe(self) -> dict[str, object]:
         """How this engine ran the steps, for ``history.info``."""

@@ -167,14 +167,21 @@ def train(
         raise ValueError(f"eval_every must be at least 1, got {eval_every}")
     x, y = check_data(model, x, y)
     sampler = BatchSampler(len(x), batch_size, mode=sampling, seed=seed, drop_last=drop_last)
-    if chosen == "compiled":
-        runner: LayerEngine | CompiledEngine = CompiledEngine(model, optimizer, x, y, batch_size)
-    else:
-        runner = LayerEngine(model, optimizer, x, y)
     losses = np.empty(steps)
     seen = np.empty(steps, dtype=np.int64)
     seconds = np.empty(steps)
     history = History(losses, seen, seconds, batch_size, len(x), sampling, engine=chosen)
+    try:  # loading the compiled engine takes a moment: Ctrl-C may land here too
+        if chosen == "compiled":
+            runner: LayerEngine | CompiledEngine = CompiledEngine(
+                model, optimizer, x, y, batch_size
+            )
+        else:
+            runner = LayerEngine(model, optimizer, x, y)
+    except KeyboardInterrupt:
+        history.interrupted = True
+        history.loss, history.samples_seen, history.seconds = losses[:0], seen[:0], seconds[:0]
+        return history
 
     samples_so_far = 0
     step = 0
@@ -207,13 +214,15 @@ def train(
     every = eval_every if evaluate is not None and eval_every else steps
     rate = None  # steps per second, once measured
     bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step", leave=False)
-    # The first chunk is drawn before the clock starts: it also loads the compiled sampler.
-    count = _next_count(steps, every, rate)
-    indices, starts = sampler.next_chunk(count)
     start = time.perf_counter()
-    look()
-    began = clock()
+    began: float | None = None
     try:
+        # The first chunk is drawn before the clock starts: it also loads the compiled sampler.
+        count = _next_count(steps, every, rate)
+        indices, starts = sampler.next_chunk(count)
+        start = time.perf_counter()
+        look()
+        began = clock()
         while step < steps:
             if began is None:
                 count = _next_count(steps - step, every - step % every, rate)

@@ -1,5 +1,6 @@
 """The training loop's bookkeeping: evaluations with the clock paused, and nothing else moved."""
 
+import importlib
 import time
 
 import numpy as np
@@ -64,3 +65,35 @@ def test_the_clock_is_paused_while_evaluating():
 def test_eval_every_must_be_positive():
     with pytest.raises(ValueError, match="eval_every"):
         run(lambda model: {}, eval_every=0)
+
+
+@pytest.mark.parametrize("engine", ["compiled", "layers"])
+def test_ctrl_c_while_the_first_chunk_is_drawn_keeps_an_empty_history(engine, monkeypatch):
+    """An interrupt before the first step is still a clean, empty, interrupted history."""
+
+    def interrupted(self, steps):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sg.BatchSampler, "next_chunk", interrupted)
+    x, y = sg.lesson_data(100, dtype=np.float64)
+    model = sg.MLP([1, 4, 1], dtype=np.float64, seed=0)
+    optimizer = sg.SGD(model.parameters(), lr=1e-3)
+    history = sg.train(
+        model, optimizer, x, y, batch_size=8, steps=10, engine=engine, progress=False
+    )
+    assert history.interrupted and history.steps == 0
+
+
+def test_ctrl_c_while_the_engine_loads_keeps_an_empty_history(monkeypatch):
+    train_module = importlib.import_module("scratch_gd.train")
+
+    class Interrupted:
+        def __init__(self, *args):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "CompiledEngine", Interrupted)
+    x, y = sg.lesson_data(100, dtype=np.float64)
+    model = sg.MLP([1, 4, 1], dtype=np.float64, seed=0)
+    optimizer = sg.SGD(model.parameters(), lr=1e-3)
+    history = sg.train(model, optimizer, x, y, batch_size=8, steps=10, progress=False)
+    assert history.interrupted and history.steps == 0

@@ -27,9 +27,9 @@ import numpy as np
 from numba import njit, prange
 
 from .engine_columns import BLOCK_SAMPLES, forward_backward_columns
-from .engine_kernels import count_not_finite
 from .engine_rows import forward_backward_rows
 from .kernels.elementwise import sgd_update_kernel
+from .kernels.small import count_not_finite
 
 STATUS_OK = 0
 STATUS_LOSS_NOT_FINITE = 1

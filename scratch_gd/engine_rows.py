@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from .engine_kernels import (
+from .kernels.elementwise import column_sum_kernel
+from .kernels.small import (
     affine_dot,
     block,
     combine_rows,
@@ -23,7 +24,6 @@ from .engine_kernels import (
     relu_mask_inplace,
     transpose_into,
 )
-from .kernels.elementwise import column_sum_kernel
 
 # The forward pass transposes W once per step to use the row-combination kernel; that
 # pays once a batch has a few rows and the layer is wide enough to fill SIMD registers.

@@ -7,7 +7,6 @@ import numpy as np
 
 from . import kernels
 from .kernels.layer import linear_backward_kernel, linear_forward_kernel
-from .kernels.tiled import PARALLEL_MIN_WORK
 from .module import Module
 from .parameter import Parameter
 
@@ -45,6 +44,11 @@ def linear_backward(
     grad_weight = grad_out.T @ x
     grad_bias = grad_out.sum(axis=0)
     return grad_x, grad_weight, grad_bias
+
+
+# Multiply-adds from which a product is split across threads. The serial small-layer
+# kernels are fast enough that threads only pay on layers far bigger than the lesson's.
+PARALLEL_MIN_WORK = 2**24
 
 
 def _threads_pay(rows: int, inner: int, cols: int) -> bool:

@@ -24,8 +24,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .engine import CompiledEngine, why_not_compiled
-from .engine_kernels import count_not_finite
 from .history import Evaluation, History
+from .kernels.small import count_not_finite
 from .loss import MSELoss
 from .mlp import MLP
 from .sampling import BatchSampler

@@ -10,8 +10,8 @@ from scratch_gd.linear import (
     linear_forward_numba,
 )
 
-# 2000 x 64 x 64 is above the work at which the multi-threaded kernels take over.
-SHAPES = [(1, 1, 1), (4, 32, 32), (128, 32, 32), (1000, 32, 1), (7, 5, 3), (2000, 64, 64)]
+# 4096 x 64 x 64 reaches linear.PARALLEL_MIN_WORK, where the multi-threaded kernels take over.
+SHAPES = [(1, 1, 1), (4, 32, 32), (128, 32, 32), (1000, 32, 1), (7, 5, 3), (4096, 64, 64)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -47,3 +47,11 @@ def test_numba_linear_takes_any_layout_and_converts_to_the_weight_dtype():
     assert out.dtype == np.float32 and cache.flags.c_contiguous
     expected = x.astype(np.float32) @ weight.T
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_threaded_path_is_taken_for_big_layers_only():
+    from scratch_gd import linear
+
+    big = linear.PARALLEL_MIN_WORK
+    assert not linear._threads_pay(1000, 32, 32)  # the lesson's full batch stays serial
+    assert linear._threads_pay(big, 1, 1) == (linear.numba.get_num_threads() > 1)

@@ -3,11 +3,13 @@
 ``matmul_nt``, ``bias_add`` and friends check their arguments in Python on every call,
 which costs a few microseconds each; a layer's backward needs three of them. For the
 lesson's small layers that overhead is larger than the arithmetic, so ``Linear`` on the
-Numba backend calls these two fused kernels instead: the same tiled products and the
-same element-wise loops, with the checks done once by the layer itself.
+Numba backend calls these two fused kernels instead, with the checks done once by the
+layer itself. They use the row-combination kernels of ``small.py``, which beat the
+dot-product tiles when the summed-over size is as short as 32 (no horizontal sums) and
+need no transposed copies for the backward pass.
 
 They run on one thread. Big layers, where threads pay, go through ``matmul`` and friends
-instead: a cached function that calls a ``parallel=True`` one crashes when Numba loads
+instead: a cached function that calls a ``parallel=True`` one can crash when Numba loads
 it back from its cache (numba/numba#8578), so the two kinds are never mixed.
 """
 
@@ -16,21 +18,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .elementwise import bias_add_kernel, column_sum_kernel
-from .tiled import gemm_rows
+from .elementwise import column_sum_kernel
+from .small import affine_dot, combine_rows, gram
 
-
-@njit(cache=True)
-def _product(a, bt, out):  # pragma: no cover - compiled
-    # out = a @ bt.T for C-contiguous a and bt, every row on this thread.
-    gemm_rows(a, bt, out, 0, a.shape[0])
+NARROW = 4  # outputs per row below which one dot product per output is faster
 
 
 @njit(cache=True)
 def linear_forward_kernel(x, weight, bias, out):  # pragma: no cover - compiled
     """out = x @ weight.T + bias; x (N, in), weight (out, in), bias (out,), out (N, out)."""
-    _product(x, weight, out)  # weight's rows are already the K-contiguous rows
-    bias_add_kernel(out, bias, False, out)
+    if weight.shape[0] < NARROW:
+        affine_dot(x, weight, bias, out)  # a narrow output, like the last layer's one column
+    else:
+        # Each output row is a sum of rows of weight.T: its rows must be contiguous.
+        combine_rows(x, np.ascontiguousarray(weight.T), bias, out)
 
 
 @njit(cache=True)
@@ -39,16 +40,16 @@ def linear_backward_kernel(grad_out, x, weight):  # pragma: no cover - compiled
 
     Shapes: grad_out G (N, out), x (N, in), weight (out, in)
         ->  grad_x (N, in), grad_weight (out, in), grad_bias (out,).
-    The tiled kernel wants the summed-over axis contiguous in both operands, so the
-    transposes it needs are packed first: O(N * width) copies before O(N * width^2) work.
+    Both products read their operands as they are stored: grad_x[n] combines rows of
+    weight, and grad_weight adds one outer product G[n] x[n] per sample.
     """
     n, out_features = grad_out.shape
     in_features = x.shape[1]
     dtype = grad_out.dtype
     grad_x = np.empty((n, in_features), dtype)
-    _product(grad_out, np.ascontiguousarray(weight.T), grad_x)
+    combine_rows(grad_out, weight, np.zeros(in_features, dtype), grad_x)
     grad_weight = np.empty((out_features, in_features), dtype)
-    _product(np.ascontiguousarray(grad_out.T), np.ascontiguousarray(x.T), grad_weight)
+    gram(grad_out, x, grad_weight)
     grad_bias = np.empty(out_features, dtype)
     column_sum_kernel(grad_out, grad_bias)
     return grad_x, grad_weight, grad_bias

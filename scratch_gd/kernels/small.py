@@ -1,4 +1,4 @@
-"""The compiled engine's matrix products, shaped for small layers like the lesson's 32 x 32.
+"""Kernels for small layers like the lesson's 32 x 32, used by the engine and by Linear.
 
 A layer of width 32 makes products whose inner size is 32 (or 1). The generic tiled
 kernels of ``scratch_gd/kernels`` work in dot-product form: each output is a dot product

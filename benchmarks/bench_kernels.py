@@ -35,6 +35,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from scratch_gd import kernels
+from scratch_gd.kernels.small import combine_rows, gram
 
 SQUARE_SIZES = (32, 64, 128, 256, 512, 1024)
 NAIVE_MAX_SIZE = 512
@@ -51,12 +52,27 @@ PEAK_PER_CORE = {"float32": 100.0, "float64": 50.0}
 KERNELS = ("naive", "ikj", "best", "blas")
 
 
+def rows_nt(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b.T`` the way the Numba Linear layer computes it: rows of b.T combined."""
+    out = np.empty((a.shape[0], b.shape[0]), a.dtype)
+    combine_rows(a, np.ascontiguousarray(b.T), np.zeros(b.shape[0], a.dtype), out)
+    return out
+
+
+def rows_tn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a.T @ b`` as the weight gradient: one outer product a[n] b[n] per row."""
+    out = np.empty((a.shape[1], b.shape[1]), a.dtype)
+    gram(a, b, out)
+    return out
+
+
 def products(form: str) -> dict[str, Callable]:
-    """The four contenders for one form of product, each taking (a, b)."""
+    """The contenders for one form of product, each taking (a, b). The MLP's shapes also
+    race the small-layer kernels (``kernels/small.py``), which the layers actually use."""
     if form == "nt":
-        return {"best": kernels.matmul_nt, "blas": lambda a, b: a @ b.T}
+        return {"best": kernels.matmul_nt, "blas": lambda a, b: a @ b.T, "small": rows_nt}
     if form == "tn":
-        return {"best": kernels.matmul_tn, "blas": lambda a, b: a.T @ b}
+        return {"best": kernels.matmul_tn, "blas": lambda a, b: a.T @ b, "small": rows_tn}
     return {
         "naive": kernels.matmul_naive,
         "ikj": kernels.matmul_ikj,
@@ -110,12 +126,19 @@ def format_row(row: dict) -> str:
     cells = [row["dtype"], row["case"], str(row["threads"])]
     cells += [f"{row[name]:.3g}" if name in row else "-" for name in KERNELS]
     cells.append(f"{row['best'] / row['blas']:.3g}")
+    if "small" in row:
+        cells += [f"{row['small']:.3g}", f"{row['small'] / row['blas']:.3g}"]
+    else:
+        cells += ["-", "-"]
     return "| " + " | ".join(cells) + " |"
 
 
 def table(rows: list[dict]) -> str:
-    header = "| dtype | shape | threads | naive | i-k-j | best | OpenBLAS | best / BLAS |"
-    rule = "|" + "---|" * 8
+    header = (
+        "| dtype | shape | threads | naive | i-k-j | best | OpenBLAS | best / BLAS "
+        "| small-layer | small / BLAS |"
+    )
+    rule = "|" + "---|" * 10
     return "\n".join([header, rule] + [format_row(row) for row in rows])
 
 

@@ -141,7 +141,8 @@ def history_summary(history: History) -> dict[str, Any]:
     }
 
 
-def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    """A CSV table as text: the header row, then ``rows``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -149,12 +150,12 @@ def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
-def _number(value: float) -> str:
-    # repr() round-trips a float exactly; the CSV keeps every digit the run produced.
+def number(value: float) -> str:
+    """A float as CSV text that reads back exactly (repr round-trips; NumPy scalars too)."""
     return repr(float(value))
 
 
-def history_csv_text(histories: dict[str, History]) -> str:
+def historycsv_text(histories: dict[str, History]) -> str:
     """One row per step per run: ``run,step,loss,samples_seen,seconds``."""
     rows = []
     for run, history in histories.items():
@@ -163,15 +164,15 @@ def history_csv_text(histories: dict[str, History]) -> str:
                 [
                     run,
                     step,
-                    _number(history.loss[step]),
+                    number(history.loss[step]),
                     int(history.samples_seen[step]),
-                    _number(history.seconds[step]),
+                    number(history.seconds[step]),
                 ]
             )
-    return _csv_text(list(HISTORY_COLUMNS), rows)
+    return csv_text(list(HISTORY_COLUMNS), rows)
 
 
-def evaluations_csv_text(histories: dict[str, History]) -> str:
+def evaluationscsv_text(histories: dict[str, History]) -> str:
     """One row per evaluation per run; a metric a run did not measure is left empty."""
     metrics: list[str] = []
     for history in histories.values():
@@ -186,7 +187,7 @@ def evaluations_csv_text(histories: dict[str, History]) -> str:
     for run, history in histories.items():
         for evaluation in history.evaluations:
             measured = [
-                _number(evaluation.metrics[name]) if name in evaluation.metrics else ""
+                number(evaluation.metrics[name]) if name in evaluation.metrics else ""
                 for name in metrics
             ]
             rows.append(
@@ -194,11 +195,11 @@ def evaluations_csv_text(histories: dict[str, History]) -> str:
                     run,
                     evaluation.step,
                     evaluation.samples_seen,
-                    _number(evaluation.seconds),
+                    number(evaluation.seconds),
                     *measured,
                 ]
             )
-    return _csv_text([*EVALUATION_COLUMNS, *metrics], rows)
+    return csv_text([*EVALUATION_COLUMNS, *metrics], rows)
 
 
 def check_command_name(command: str) -> str:
@@ -246,9 +247,9 @@ def write_run_record(
     # Build every text before writing any file, so a bad value leaves no partial record.
     texts = {out / f"{command}.json": json.dumps(record, indent=2, allow_nan=False) + "\n"}
     if histories:
-        texts[out / f"{command}_history.csv"] = history_csv_text(histories)
+        texts[out / f"{command}_history.csv"] = historycsv_text(histories)
         if any(history.evaluations for history in histories.values()):
-            texts[out / f"{command}_evaluations.csv"] = evaluations_csv_text(histories)
+            texts[out / f"{command}_evaluations.csv"] = evaluationscsv_text(histories)
     return [atomic_write_text(path, text) for path, text in texts.items()]
 
 

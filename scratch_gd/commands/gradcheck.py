@@ -33,6 +33,7 @@ from ..gradcheck import (
 )
 from ..linear import BACKENDS
 from ..mlp import MLP
+from ..record import csv_text, number, write_run_record
 
 NAME = "gradcheck"
 HELP = "check every gradient of backprop against central finite differences"
@@ -90,15 +91,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def report_csv(report: GradcheckReport) -> str:
-    lines = ["tensor,shape,grad_norm,relative_error,max_abs_error,worst_at"]
-    for row in report.rows:
-        shape = "x".join(str(size) for size in row.shape)
-        worst_at = "x".join(str(index) for index in row.worst_at)
-        lines.append(
-            f"{row.name},{shape},{row.grad_norm!r},{row.relative_error!r},"
-            f"{row.max_abs_error!r},{worst_at}"
-        )
-    return "\n".join(lines) + "\n"
+    header = ["tensor", "shape", "grad_norm", "relative_error", "max_abs_error", "worst_at"]
+    rows = [
+        [
+            row.name,
+            "x".join(str(size) for size in row.shape),
+            number(row.grad_norm),
+            number(row.relative_error),
+            number(row.max_abs_error),
+            "x".join(str(index) for index in row.worst_at),
+        ]
+        for row in report.rows
+    ]
+    return csv_text(header, rows)
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -161,8 +166,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         code = exit_codes.CHECK_FAILED
 
     if out is not None:
-        from ..record import write_run_record
-
         csv_path = atomic_write_text(out / "gradcheck.csv", report_csv(report))
         config = dict(
             sizes=sizes,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 import time
 
@@ -23,7 +21,7 @@ from ..arguments import (
 from ..datasets import data_config, dataset_from_args
 from ..files import atomic_write_text
 from ..lab import lr_grid
-from ..record import write_run_record
+from ..record import csv_text, number, write_run_record
 
 NAME = "lr-grid"
 DEFAULT_BATCH = 32
@@ -96,7 +94,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if diverged:
         print(f"{diverged} of {len(result.cells)} cells diverged (marked 'diverged' and hatched)")
     table = out / "lr_grid.csv"
-    atomic_write_text(table, csv_text(result))
+    atomic_write_text(table, table_csv(result))
     figure = lr_grid.lr_grid_figure(result, out / "lr_grid.png", subtitle=dataset.description)
     best = result.best
     config = {
@@ -129,27 +127,24 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return exit_codes.OK
 
 
-def csv_text(result: lr_grid.GridResult) -> str:
+def table_csv(result: lr_grid.GridResult) -> str:
     """One row per cell."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        [
-            "lr",
-            "momentum",
-            "effective_step",
-            "steps",
-            "final_loss",
-            "validation_loss",
-            "diverged_at",
-            "dead",
-            "best",
-        ]
-    )
+    rows: list[list] = []
+    header = [
+        "lr",
+        "momentum",
+        "effective_step",
+        "steps",
+        "final_loss",
+        "validation_loss",
+        "diverged_at",
+        "dead",
+        "best",
+    ]
     best = result.best
     for cell in result.cells:
         effective = number(cell.effective_step)  # "inf" at momentum 1
-        writer.writerow(
+        rows.append(
             [
                 number(cell.lr),
                 number(cell.momentum),
@@ -162,9 +157,4 @@ def csv_text(result: lr_grid.GridResult) -> str:
                 int(cell is best),
             ]
         )
-    return buffer.getvalue()
-
-
-def number(value: float) -> str:
-    """A float as CSV text that reads back exactly (repr round-trips; NumPy scalars too)."""
-    return repr(float(value))
+    return csv_text(header, rows)

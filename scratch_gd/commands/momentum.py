@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 import time
 
@@ -23,7 +21,7 @@ from ..arguments import (
 from ..datasets import data_config, dataset_from_args
 from ..files import atomic_write_text
 from ..lab import momentum
-from ..record import write_run_record
+from ..record import csv_text, number, write_run_record
 
 NAME = "momentum"
 HELP = "train with momentum 0, 0.5, 0.9, 0.99 and 1 on the same problem; see why 1 never settles"
@@ -107,7 +105,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(momentum.momentum_table(runs))
     print(momentum.effective_step_note(args.lr, args.momenta))
     table = out / "momentum.csv"
-    atomic_write_text(table, csv_text(runs))
+    atomic_write_text(table, table_csv(runs))
     subtitle = f"{dataset.description}; lr {args.lr:g}, batch {batch}, {args.steps} steps"
     figure = momentum.momentum_figure(runs, out / "momentum.png", subtitle=subtitle)
     config = {
@@ -148,29 +146,26 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return exit_codes.OK
 
 
-def csv_text(runs: list[momentum.MomentumRun]) -> str:
+def table_csv(runs: list[momentum.MomentumRun]) -> str:
     """One row per momentum: the table's numbers."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        [
-            "momentum",
-            "lr",
-            "effective_step",
-            "final_loss",
-            "best_loss",
-            "final_validation_loss",
-            "last_quarter_rises",
-            "velocity_end_over_peak",
-            "settled",
-            "diverged_at",
-        ]
-    )
+    rows: list[list] = []
+    header = [
+        "momentum",
+        "lr",
+        "effective_step",
+        "final_loss",
+        "best_loss",
+        "final_validation_loss",
+        "last_quarter_rises",
+        "velocity_end_over_peak",
+        "settled",
+        "diverged_at",
+    ]
     for r in runs:
         effective = number(r.effective_step)  # "inf" at momentum 1
         validation = number(r.validation_loss[-1]) if r.validation_loss is not None else ""
         diverged = "" if r.history.diverged_at is None else r.history.diverged_at
-        writer.writerow(
+        rows.append(
             [
                 number(r.momentum),
                 number(r.lr),
@@ -184,9 +179,4 @@ def csv_text(runs: list[momentum.MomentumRun]) -> str:
                 diverged,
             ]
         )
-    return buffer.getvalue()
-
-
-def number(value: float) -> str:
-    """A float as CSV text that reads back exactly (repr round-trips; NumPy scalars too)."""
-    return repr(float(value))
+    return csv_text(header, rows)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import itertools
 import sys
 import time
@@ -30,7 +28,7 @@ from ..history import History
 from ..lab import noise
 from ..lab.sweep_batch import batch_grid
 from ..mlp import MLP
-from ..record import write_run_record
+from ..record import csv_text, number, write_run_record
 from ..sgd import SGD
 from ..train import train
 
@@ -116,7 +114,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     measured = time.perf_counter() - started
     print(noise.noise_table(results))
     table = out / "noise.csv"
-    atomic_write_text(table, csv_text(results))
+    atomic_write_text(table, table_csv(results))
     figure = noise.noise_figure(results, out / "noise.png", subtitle=dataset.description)
     config = {
         "data": data_config(dataset),
@@ -215,27 +213,24 @@ def measure(
     return results, {label: history}
 
 
-def csv_text(results: list[noise.NoiseAtWeights]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        [
-            "weights",
-            "steps_trained",
-            "batch_size",
-            "replacement",
-            "measured",
-            "standard_error",
-            "predicted",
-            "sigma2",
-            "full_gradient_norm2",
-            "n_samples",
-            "draws",
-        ]
-    )
+def table_csv(results: list[noise.NoiseAtWeights]) -> str:
+    rows: list[list] = []
+    header = [
+        "weights",
+        "steps_trained",
+        "batch_size",
+        "replacement",
+        "measured",
+        "standard_error",
+        "predicted",
+        "sigma2",
+        "full_gradient_norm2",
+        "n_samples",
+        "draws",
+    ]
     for result in results:
         for point in result.points:
-            writer.writerow(
+            rows.append(
                 [
                     result.label,
                     result.steps_trained,
@@ -250,9 +245,4 @@ def csv_text(results: list[noise.NoiseAtWeights]) -> str:
                     point.draws,
                 ]
             )
-    return buffer.getvalue()
-
-
-def number(value: float) -> str:
-    """A float as CSV text that reads back exactly (repr round-trips; NumPy scalars too)."""
-    return repr(float(value))
+    return csv_text(header, rows)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 import time
 
@@ -24,7 +22,7 @@ from ..arguments import (
 from ..datasets import data_config, dataset_from_args
 from ..files import atomic_write_text
 from ..lab import sweep_batch
-from ..record import write_run_record
+from ..record import csv_text, number, write_run_record
 
 NAME = "sweep-batch"
 HELP = (
@@ -159,7 +157,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"of the grid ({max(args.lrs):g}); a larger one might be faster still (--lrs)"
         )
     table = out / "sweep_batch.csv"
-    atomic_write_text(table, csv_text(sweep))
+    atomic_write_text(table, table_csv(sweep))
     figure = sweep_batch.sweep_figure(sweep, out / "sweep_batch.png", subtitle=dataset.description)
     config = {
         "data": data_config(dataset),
@@ -227,11 +225,10 @@ def row(result: sweep_batch.BatchResult) -> dict:
     }
 
 
-def csv_text(sweep: sweep_batch.SweepResult) -> str:
+def table_csv(sweep: sweep_batch.SweepResult) -> str:
     """One row per batch size; empty cells where the target was not reached."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*COLUMNS, "target"])
+    rows: list[list] = []
+    header = [*COLUMNS, "target"]
     for result in sweep.results:
         values = row(result)
         cells = []
@@ -247,10 +244,5 @@ def csv_text(sweep: sweep_batch.SweepResult) -> str:
                 cells.append(" ".join(f"{v:g}" for v in value))
             else:
                 cells.append(value)
-        writer.writerow([*cells, number(sweep.target)])
-    return buffer.getvalue()
-
-
-def number(value: float) -> str:
-    """A float as CSV text that reads back exactly (repr round-trips; NumPy scalars too)."""
-    return repr(float(value))
+        rows.append([*cells, number(sweep.target)])
+    return csv_text(header, rows)

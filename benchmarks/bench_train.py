@@ -55,9 +55,9 @@ import numba
 import numpy as np
 
 import scratch_gd as sg
-from scratch_gd import engine
-from scratch_gd.files import atomic_write_text
-from scratch_gd.plots import save
+from scratch_gd.engine import compiled as engine
+from scratch_gd.lab.race_plots import save
+from scratch_gd.store.files import atomic_write_text
 
 PEAK_PER_CORE = 100.0  # GFLOP/s float32, an estimate (see the module docstring)
 CORES = os.cpu_count() or 1

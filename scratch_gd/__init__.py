@@ -4,17 +4,17 @@ A NumPy multilayer perceptron with hand-written backpropagation, an SGD optimise
 matches ``torch.optim.SGD`` step for step, and the three classic training regimes.
 """
 
-from .data import lesson_data
-from .history import Evaluation, History
-from .linear import Linear, linear_backward, linear_forward
-from .loss import MSELoss
-from .mlp import MLP, Sequential
-from .module import Module
-from .parameter import Parameter
-from .relu import ReLU, relu_backward, relu_forward
-from .sampling import BatchSampler
-from .sgd import SGD
-from .train import train
+from .reference.data import lesson_data
+from .reference.linear import Linear, linear_backward, linear_forward
+from .reference.loss import MSELoss
+from .reference.mlp import MLP, Sequential
+from .reference.module import Module
+from .reference.parameter import Parameter
+from .reference.relu import ReLU, relu_backward, relu_forward
+from .reference.sampling import BatchSampler
+from .reference.sgd import SGD
+from .run.history import Evaluation, History
+from .run.train import train
 
 __version__ = "0.1.0"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratch_gd import checkpoint
-from scratch_gd.checkpoint import CheckpointError
-from scratch_gd.mlp import MLP
+from scratch_gd.reference.mlp import MLP
+from scratch_gd.store import checkpoint
+from scratch_gd.store.checkpoint import CheckpointError
 
 
 def trained_looking_model(sizes, dtype, backend="numba", seed=5) -> MLP:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from scratch_gd import plots
-from scratch_gd.cli import main
-from scratch_gd.record import read_history_csv
+from scratch_gd.cli.main import main
+from scratch_gd.lab import race_plots as plots
+from scratch_gd.store.record import read_history_csv
 
 
 def write_csv(path: Path, rows: int, features: int, seed: int = 0) -> Path:

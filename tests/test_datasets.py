@@ -1,4 +1,4 @@
-"""scratch_gd.datasets: the lesson data, scikit-learn's diabetes set and CSV files behind
+"""scratch_gd.store.datasets: the lesson data, scikit-learn's diabetes set and CSV files behind
 one API, and a clear one-line DataError for every kind of bad file."""
 
 import argparse
@@ -9,10 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratch_gd.arguments import add_data_arguments
-from scratch_gd.cli import CleanParser
-from scratch_gd.data import lesson_data
-from scratch_gd.datasets import DataError, Dataset, DataWarning, dataset_from_args, load_dataset
+from scratch_gd.cli.arguments import add_data_arguments
+from scratch_gd.cli.main import CleanParser
+from scratch_gd.reference.data import lesson_data
+from scratch_gd.store.datasets import (
+    DataError,
+    Dataset,
+    DataWarning,
+    dataset_from_args,
+    load_dataset,
+)
 
 
 def write_csv(tmp_path: Path, text: str | bytes, name: str = "data.csv") -> Path:

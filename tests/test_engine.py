@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import scratch_gd as sg
-from scratch_gd import engine as engine_module
-from scratch_gd import engine_columns
+from scratch_gd.engine import columns as engine_columns
+from scratch_gd.engine import compiled as engine_module
 
-train_module = importlib.import_module("scratch_gd.train")
+train_module = importlib.import_module("scratch_gd.run.train")
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from scratch_gd.cli import main
-from scratch_gd.compare import FULL_LOSS, RegimeConfig, RegimeResult
-from scratch_gd.datasets import load_dataset
-from scratch_gd.history import Evaluation, History
+from scratch_gd.cli.main import main
 from scratch_gd.lab import fair
-from scratch_gd.record import read_history_csv
+from scratch_gd.lab.race import FULL_LOSS, RegimeConfig, RegimeResult
+from scratch_gd.run.history import Evaluation, History
+from scratch_gd.store.datasets import load_dataset
+from scratch_gd.store.record import read_history_csv
 
 # --- The numbers, on made-up runs ------------------------------------------------------------
 

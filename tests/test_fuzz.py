@@ -15,10 +15,10 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from scratch_gd import cli
-from scratch_gd.checkpoint import CheckpointError
-from scratch_gd.datasets import DataError, Dataset, DataWarning, load_dataset
-from scratch_gd.mlp import MLP
+from scratch_gd.cli import main as cli
+from scratch_gd.reference.mlp import MLP
+from scratch_gd.store.checkpoint import CheckpointError
+from scratch_gd.store.datasets import DataError, Dataset, DataWarning, load_dataset
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

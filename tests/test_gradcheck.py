@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import scratch_gd as sg
-from scratch_gd import relu
-from scratch_gd.gradcheck import gradcheck
+from scratch_gd.reference import relu
+from scratch_gd.reference.gradcheck import gradcheck
 
 ARCHITECTURES = [[1, 32, 32, 1], [3, 5, 2], [4, 8, 8, 8, 3], [2, 1, 2], [5, 16, 1]]
 

@@ -1,4 +1,4 @@
-"""`python -m scratch_gd gradcheck`, and the parts of scratch_gd.gradcheck it exposes."""
+"""`python -m scratch_gd gradcheck`, and the parts of scratch_gd.reference.gradcheck it exposes."""
 
 import csv
 import json
@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 
 import scratch_gd as sg
-from scratch_gd import exit_codes, linear, loss
-from scratch_gd.cli import main
-from scratch_gd.gradcheck import DEFAULT_TOLERANCE, gradcheck, numeric_gradient
+from scratch_gd.cli import exit_codes
+from scratch_gd.cli.main import main
+from scratch_gd.reference import linear, loss
+from scratch_gd.reference.gradcheck import (
+    DEFAULT_TOLERANCE,
+    gradcheck,
+    numeric_gradient,
+)
 
 ROW = re.compile(r"^(\S+(?: x)?)\s+(\([\d, ]*\))\s+(\S+)\s+(\S+)\s+(\S+)\s+(\(.*\))$")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from scratch_gd import exit_codes
-from scratch_gd.files import atomic_write, atomic_write_text
+from scratch_gd.cli import exit_codes
+from scratch_gd.store.files import atomic_write, atomic_write_text
 
 UNRELATED = "my_notes.txt"
 

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.image import imread
 
 import scratch_gd as sg
-from scratch_gd.cli import main
+from scratch_gd.cli.main import main
 from scratch_gd.lab import lr_grid
 
 

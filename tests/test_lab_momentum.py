@@ -9,9 +9,9 @@ import pytest
 from matplotlib.image import imread
 
 import scratch_gd as sg
-from scratch_gd.cli import main
+from scratch_gd.cli.main import main
 from scratch_gd.lab import momentum
-from scratch_gd.record import read_history_csv
+from scratch_gd.store.record import read_history_csv
 
 
 def read_csv(path):

@@ -8,10 +8,10 @@ import pytest
 from matplotlib.image import imread
 
 import scratch_gd as sg
-from scratch_gd.cli import main
-from scratch_gd.compare import full_data_loss
+from scratch_gd.cli.main import main
 from scratch_gd.lab import sweep_batch
-from scratch_gd.record import read_history_csv
+from scratch_gd.lab.race import full_data_loss
+from scratch_gd.store.record import read_history_csv
 
 
 def read_rows(path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scratch_gd.linear import (
+from scratch_gd.reference.linear import (
     linear_backward,
     linear_backward_numba,
     linear_forward,
@@ -50,7 +50,7 @@ def test_numba_linear_takes_any_layout_and_converts_to_the_weight_dtype():
 
 
 def test_the_threaded_path_is_taken_for_big_layers_only():
-    from scratch_gd import linear
+    from scratch_gd.reference import linear
 
     big = linear.PARALLEL_MIN_WORK
     assert not linear._threads_pay(1000, 32, 32)  # the lesson's full batch stays serial

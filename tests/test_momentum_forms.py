@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 import scratch_gd as sg
-from scratch_gd.parameter import Parameter
+from scratch_gd.reference.parameter import Parameter
 
 MOMENTUM = 0.9
 LR = 1e-2

@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 
 from scratch_gd import MLP, SGD, lesson_data, train
-from scratch_gd.history import Evaluation, History
-from scratch_gd.record import command_line, json_safe, read_history_csv, write_run_record
+from scratch_gd.run.history import Evaluation, History
+from scratch_gd.store.record import (
+    command_line,
+    json_safe,
+    read_history_csv,
+    write_run_record,
+)
 
 
 def small_history(steps: int, batch_size: int, seed: int) -> History:

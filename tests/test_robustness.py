@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from scratch_gd import exit_codes
-from scratch_gd.arguments import add_sgd_arguments, sgd_options
-from scratch_gd.cli import CleanParser, build_parser, main
-from scratch_gd.data import lesson_data
-from scratch_gd.loss import MSELoss
-from scratch_gd.mlp import MLP
-from scratch_gd.parameter import Parameter
-from scratch_gd.record import read_history_csv
-from scratch_gd.sgd import SGD
-from scratch_gd.train import ENGINES, train
+from scratch_gd.cli import exit_codes
+from scratch_gd.cli.arguments import add_sgd_arguments, sgd_options
+from scratch_gd.cli.main import CleanParser, build_parser, main
+from scratch_gd.reference.data import lesson_data
+from scratch_gd.reference.loss import MSELoss
+from scratch_gd.reference.mlp import MLP
+from scratch_gd.reference.parameter import Parameter
+from scratch_gd.reference.sgd import SGD
+from scratch_gd.run.train import ENGINES, train
+from scratch_gd.store.record import read_history_csv
 
 # --- add_sgd_arguments / sgd_options ---------------------------------------------------------
 
@@ -278,7 +278,7 @@ def test_gradcheck_refuses_bad_flags(capsys):
 
 
 def test_warnings_during_a_command_are_one_line(monkeypatch, capsys):
-    from scratch_gd.commands import compare
+    from scratch_gd.cli.commands import compare
 
     def warn_and_succeed(args, parser):
         warnings.warn("data.csv: constant column(s) 'same'\ncarry no information", stacklevel=1)
@@ -293,7 +293,7 @@ def test_warnings_during_a_command_are_one_line(monkeypatch, capsys):
 
 
 def test_ctrl_c_outside_training_is_one_line_and_exit_code_130(monkeypatch, capsys):
-    from scratch_gd.commands import compare
+    from scratch_gd.cli.commands import compare
 
     def interrupted(args, parser):
         raise KeyboardInterrupt  # e.g. while loading data or drawing
@@ -401,7 +401,7 @@ def test_training_stops_when_a_parameter_overflows_though_the_loss_was_finite(en
 
 
 def test_the_same_compare_command_twice_gives_identical_histories(tmp_path, capsys, monkeypatch):
-    from scratch_gd import plots
+    from scratch_gd.lab import race_plots as plots
 
     monkeypatch.setattr(plots, "write_compare_figures", lambda *args, **kwargs: [])  # speed
     histories = []

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import scratch_gd as sg
-from scratch_gd import linear, relu
-from scratch_gd.gradcheck import gradcheck
+from scratch_gd.reference import linear, relu
+from scratch_gd.reference.gradcheck import gradcheck
 
 SAMPLES = 4
 STEPS = 3000

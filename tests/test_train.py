@@ -85,7 +85,7 @@ def test_ctrl_c_while_the_first_chunk_is_drawn_keeps_an_empty_history(engine, mo
 
 
 def test_ctrl_c_while_the_engine_loads_keeps_an_empty_history(monkeypatch):
-    train_module = importlib.import_module("scratch_gd.train")
+    train_module = importlib.import_module("scratch_gd.run.train")
 
     class Interrupted:
         def __init__(self, *args):

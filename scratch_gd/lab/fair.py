@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..compare import FULL_LOSS, VALIDATION_LOSS, RegimeConfig, RegimeResult, run_regime
-from ..datasets import Dataset
+from ..store.datasets import Dataset
+from .race import FULL_LOSS, VALIDATION_LOSS, RegimeConfig, RegimeResult, run_regime
 
 FAIR_MOMENTUM = 0.9  # the same for every regime: effective step lr / (1 - 0.9) = 10 lr
 # Half a decade apart, wide enough that on the lesson's data every regime's best lies inside

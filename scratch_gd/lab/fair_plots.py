@@ -13,9 +13,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..compare import FULL_LOSS, VALIDATION_LOSS
-from ..plots import COLORS, save
 from .fair import CURVE_AXES, Curve, FairResult, SweepPoint, curve
+from .race import FULL_LOSS, VALIDATION_LOSS
+from .race_plots import COLORS, save
 
 XLABELS = {
     "steps": "Step (one parameter update, log scale)",

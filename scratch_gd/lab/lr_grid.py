@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..compare import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, predict
-from ..mlp import MLP
-from ..sgd import SGD
-from ..train import train
+from ..reference.mlp import MLP
+from ..reference.sgd import SGD
+from ..run.train import train
+from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, predict
 
 if TYPE_CHECKING:  # only for type hints: matplotlib loads when a figure is drawn
     import matplotlib.pyplot as plt
@@ -222,7 +222,7 @@ def lr_grid_figure(result: GridResult, path: Path, *, subtitle: str = "") -> Pat
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    from ..plots import save
+    from .race_plots import save
 
     with_validation = any(c.validation_loss is not None for c in result.cells)
     maps = [(result.losses(), "Final full-data loss")]

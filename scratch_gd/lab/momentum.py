@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compare import FULL_LOSS, VALIDATION_LOSS, loss_evaluator
-from ..history import History
-from ..mlp import MLP
-from ..sgd import SGD
-from ..train import train
+from ..reference.mlp import MLP
+from ..reference.sgd import SGD
+from ..run.history import History
+from ..run.train import train
+from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator
 
 DEFAULT_MOMENTA = (0.0, 0.5, 0.9, 0.99, 1.0)
 VELOCITY_NORM = "velocity_norm"  # metric name: ||v|| over every parameter
@@ -211,7 +211,7 @@ def momentum_figure(runs: Sequence[MomentumRun], path: Path, *, subtitle: str = 
     """Left: full-data loss against steps. Right: the velocity norm against steps."""
     import matplotlib.pyplot as plt
 
-    from ..plots import save
+    from .race_plots import save
 
     fig, (loss_ax, velocity_ax) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
     for color, run in zip(COLORS * 2, runs, strict=False):

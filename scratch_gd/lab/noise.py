@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..mlp import MLP
-from ..sampling import BatchSampler
+from ..reference.mlp import MLP
+from ..reference.sampling import BatchSampler
 
 if TYPE_CHECKING:  # only for type hints: matplotlib loads when a figure is drawn
     import matplotlib.pyplot as plt
@@ -259,7 +259,7 @@ def noise_figure(results: Sequence[NoiseAtWeights], path: Path, *, subtitle: str
     """Log-log: measured V(B) with and without replacement, the two predictions, ||g||^2."""
     import matplotlib.pyplot as plt
 
-    from ..plots import save
+    from .race_plots import save
 
     fig, axes = plt.subplots(
         1, len(results), figsize=(6.4 * len(results), 5.0), squeeze=False, layout="constrained"

@@ -47,11 +47,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..compare import FULL_LOSS, VALIDATION_LOSS, full_data_loss, loss_evaluator
-from ..history import Evaluation, History
-from ..mlp import MLP
-from ..sgd import SGD
-from ..train import train
+from ..reference.mlp import MLP
+from ..reference.sgd import SGD
+from ..run.history import Evaluation, History
+from ..run.train import train
+from .race import FULL_LOSS, VALIDATION_LOSS, full_data_loss, loss_evaluator
 
 if TYPE_CHECKING:  # only for type hints: matplotlib loads when a figure is drawn
     import matplotlib.pyplot as plt
@@ -497,7 +497,7 @@ def sweep_figure(sweep: SweepResult, path: Path, *, subtitle: str = "") -> Path:
     seconds to the target against batch size (log-log), unreached batch sizes marked."""
     import matplotlib.pyplot as plt
 
-    from ..plots import save
+    from .race_plots import save
 
     fig, axes = plt.subplots(2, 2, figsize=(13, 10), layout="constrained")
     _curves_panel(axes[0, 0], sweep)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint
+from ..store import checkpoint
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter

@@ -23,13 +23,13 @@ from collections.abc import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from .engine import CompiledEngine, why_not_compiled
+from ..engine.compiled import CompiledEngine, why_not_compiled
+from ..kernels.small import count_not_finite
+from ..reference.loss import MSELoss
+from ..reference.mlp import MLP
+from ..reference.sampling import BatchSampler
+from ..reference.sgd import SGD
 from .history import Evaluation, History
-from .kernels.small import count_not_finite
-from .loss import MSELoss
-from .mlp import MLP
-from .sampling import BatchSampler
-from .sgd import SGD
 
 ENGINES = ("auto", "compiled", "layers")
 CHUNK_STEPS = 4096  # the most steps drawn and run between two looks from Python

@@ -14,6 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ...reference.gradcheck import (
+    DEFAULT_EPS,
+    DEFAULT_TOLERANCE,
+    AllSamplesSkipped,
+    GradcheckReport,
+    gradcheck,
+)
+from ...reference.linear import BACKENDS
+from ...reference.mlp import MLP
+from ...store.files import atomic_write_text
+from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     layer_sizes,
@@ -23,17 +34,6 @@ from ..arguments import (
     positive_int,
     prepare_output,
 )
-from ..files import atomic_write_text
-from ..gradcheck import (
-    DEFAULT_EPS,
-    DEFAULT_TOLERANCE,
-    AllSamplesSkipped,
-    GradcheckReport,
-    gradcheck,
-)
-from ..linear import BACKENDS
-from ..mlp import MLP
-from ..record import csv_text, number, write_run_record
 
 NAME = "gradcheck"
 HELP = "check every gradient of backprop against central finite differences"

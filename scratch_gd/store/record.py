@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from ..run.history import History
 from .files import atomic_write_text
-from .history import History
 
 HISTORY_COLUMNS = ("run", "step", "loss", "samples_seen", "seconds")
 EVALUATION_COLUMNS = ("run", "step", "samples_seen", "seconds")

@@ -17,10 +17,10 @@ import time
 import numba
 import numpy as np
 
-from .engine_columns import BLOCK_SAMPLES
-from .engine_loop import COLUMNS, ROWS, STATUS_LOSS_NOT_FINITE, STATUS_OK, train_steps
-from .mlp import MLP
-from .sgd import SGD
+from ..reference.mlp import MLP
+from ..reference.sgd import SGD
+from .columns import BLOCK_SAMPLES
+from .loop import COLUMNS, ROWS, STATUS_LOSS_NOT_FINITE, STATUS_OK, train_steps
 
 COLUMNS_MIN_BATCH = 32  # from this batch size on the feature-major pass is faster (measured)
 THREADS: int | None = None  # threads sharing a large batch; None: 1 or all, by speed

@@ -6,6 +6,10 @@ import argparse
 import sys
 import time
 
+from ...lab import momentum
+from ...store.datasets import data_config, dataset_from_args
+from ...store.files import atomic_write_text
+from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
@@ -18,10 +22,6 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
-from ..datasets import data_config, dataset_from_args
-from ..files import atomic_write_text
-from ..lab import momentum
-from ..record import csv_text, number, write_run_record
 
 NAME = "momentum"
 HELP = "train with momentum 0, 0.5, 0.9, 0.99 and 1 on the same problem; see why 1 never settles"

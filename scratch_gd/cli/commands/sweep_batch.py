@@ -6,6 +6,10 @@ import argparse
 import sys
 import time
 
+from ...lab import sweep_batch
+from ...store.datasets import data_config, dataset_from_args
+from ...store.files import atomic_write_text
+from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
@@ -19,10 +23,6 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
-from ..datasets import data_config, dataset_from_args
-from ..files import atomic_write_text
-from ..lab import sweep_batch
-from ..record import csv_text, number, write_run_record
 
 NAME = "sweep-batch"
 HELP = (

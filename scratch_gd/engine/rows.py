@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from numba import njit
 
-from .kernels.elementwise import column_sum_kernel
-from .kernels.small import (
+from ..kernels.elementwise import column_sum_kernel
+from ..kernels.small import (
     affine_dot,
     block,
     combine_rows,

@@ -26,10 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .engine_columns import BLOCK_SAMPLES, forward_backward_columns
-from .engine_rows import forward_backward_rows
-from .kernels.elementwise import sgd_update_kernel
-from .kernels.small import count_not_finite
+from ..kernels.elementwise import sgd_update_kernel
+from ..kernels.small import count_not_finite
+from .columns import BLOCK_SAMPLES, forward_backward_columns
+from .rows import forward_backward_rows
 
 STATUS_OK = 0
 STATUS_LOSS_NOT_FINITE = 1

@@ -6,6 +6,10 @@ import argparse
 import sys
 import time
 
+from ...lab import lr_grid
+from ...store.datasets import data_config, dataset_from_args
+from ...store.files import atomic_write_text
+from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
@@ -18,10 +22,6 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
-from ..datasets import data_config, dataset_from_args
-from ..files import atomic_write_text
-from ..lab import lr_grid
-from ..record import csv_text, number, write_run_record
 
 NAME = "lr-grid"
 DEFAULT_BATCH = 32

@@ -17,6 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ...lab import fair
+from ...lab.race import (
+    RegimeConfig,
+    RegimeResult,
+    regime_name,
+    run_regime,
+    summary_table,
+)
+from ...reference.sampling import MODES
+from ...store.datasets import Dataset, data_config, dataset_from_args
+from ...store.record import write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
@@ -29,11 +40,6 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
-from ..compare import RegimeConfig, RegimeResult, regime_name, run_regime, summary_table
-from ..datasets import Dataset, data_config, dataset_from_args
-from ..lab import fair
-from ..record import write_run_record
-from ..sampling import MODES
 
 NAME = "compare"
 HELP = (
@@ -241,7 +247,9 @@ def run_lesson_race(
     out: Path,
     started: float,
 ) -> int:
-    from ..plots import write_compare_figures  # matplotlib only loads when figures are made
+    from ...lab.race_plots import (
+        write_compare_figures,  # matplotlib only loads when figures are made
+    )
 
     dtype = np.dtype(args.dtype)
     # Validation loss is measured along the way only when there is held-out data.
@@ -348,7 +356,7 @@ def run_fair_race(
     out: Path,
     started: float,
 ) -> int:
-    from ..lab.fair_plots import sweep_figure, write_fair_figures
+    from ...lab.fair_plots import sweep_figure, write_fair_figures
 
     seeds = args.seeds or fair.DEFAULT_SEEDS
     settings = fair.FairSettings(

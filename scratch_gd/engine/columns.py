@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from .kernels.small import (
+from ..kernels.small import (
     block,
     combine_columns,
     gram_columns,

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .history import History
-from .mlp import MLP
-from .sgd import SGD
-from .train import train
+from ..reference.mlp import MLP
+from ..reference.sgd import SGD
+from ..run.history import History
+from ..run.train import train
 
 FULL_LOSS = "full_loss"  # metric name: the loss over every training sample
 VALIDATION_LOSS = "validation_loss"  # metric name: the loss over the held-out samples

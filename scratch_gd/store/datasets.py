@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .arguments import one_line
-from .data import lesson_data
-from .mlp import as_dtype
+from ..cli.arguments import one_line
+from ..reference.data import lesson_data
+from ..reference.mlp import as_dtype
 
 BUILT_IN = ("lesson", "diabetes")
 DEFAULT_VALIDATION = 0.2  # for real data; the lesson holds nothing out

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from . import kernels
-from .kernels.layer import linear_backward_kernel, linear_forward_kernel
+from .. import kernels
+from ..kernels.layer import linear_backward_kernel, linear_forward_kernel
 from .module import Module
 from .parameter import Parameter
 

@@ -10,6 +10,15 @@ import warnings
 
 import numpy as np
 
+from ...lab import noise
+from ...lab.sweep_batch import batch_grid
+from ...reference.mlp import MLP
+from ...reference.sgd import SGD
+from ...run.history import History
+from ...run.train import train
+from ...store.datasets import data_config, dataset_from_args
+from ...store.files import atomic_write_text
+from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
@@ -22,15 +31,6 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
-from ..datasets import data_config, dataset_from_args
-from ..files import atomic_write_text
-from ..history import History
-from ..lab import noise
-from ..lab.sweep_batch import batch_grid
-from ..mlp import MLP
-from ..record import csv_text, number, write_run_record
-from ..sgd import SGD
-from ..train import train
 
 NAME = "noise"
 TRAIN_BATCH = 32

@@ -11,9 +11,9 @@ matplotlib.use("Agg")  # files only; no window, works on a machine without a scr
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .compare import VALIDATION_LOSS, RegimeResult
-from .datasets import Dataset
-from .files import atomic_write
+from ..store.datasets import Dataset
+from ..store.files import atomic_write
+from .race import VALIDATION_LOSS, RegimeResult
 
 # Real data is standardised before training, so the losses in legends are in those units.
 STANDARDISED_LOSSES = "losses: MSE of the standardised target"

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .arguments import one_line
+from ..cli.arguments import one_line
 from .files import atomic_write
 
 if TYPE_CHECKING:
-    from .mlp import MLP
+    from ..reference.mlp import MLP
 
 FORMAT = "scratch_gd.mlp"
 FORMAT_VERSION = 1
@@ -145,7 +145,7 @@ def load_mlp(
     path: str | Path, *, sizes: Sequence[int] | None = None, backend: str = "numba"
 ) -> MLP:
     """The MLP saved at ``path``; with ``sizes``, refuse a checkpoint of any other shape."""
-    from .mlp import MLP  # here, not at the top: mlp.py imports this module
+    from ..reference.mlp import MLP  # here, not at the top: mlp.py imports this module
 
     saved_sizes, dtype, parameters = read_checkpoint(path)
     if sizes is not None and [int(size) for size in sizes] != saved_sizes:

@@ -1,0 +1,1 @@
+"""Everything that touches files: data sets (CSV), checkpoints, run records, atomic writes."""

@@ -13,7 +13,7 @@ torch's dampening d (v = m * v + (1 - d) * g) has no CS231n twin either: it matc
 with lr * (1 - d) on every step but the first, which torch leaves undamped (its velocity
 starts as g itself).
 
-docs/confusions.md quotes the numbers; print them with ``python tests/test_momentum_forms.py``.
+docs/confusions.md quotes the numbers; print them with ``python tests/reference/test_sgd_momentum.py``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ It is a blunt check: it catches bugs that stop learning, but a gradient that is 
 wrong in size (a halved bias gradient) still points downhill and still fits. Gradcheck
 catches those. docs/debugging.md discusses the numbers; print them for ten seeds with
 
-    python tests/test_sanity.py
+    python tests/reference/test_sanity.py
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import scratch_gd as sg
-from tests.torch_twin import max_relative_difference, torch_twin
+from .torch_twin import max_relative_difference, torch_twin
 
 torch.set_num_threads(1)
 TOLERANCE = {np.float64: 1e-9, np.float32: 1e-4}

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import scratch_gd as sg
+
 from .torch_twin import max_relative_difference, torch_twin
 
 torch.set_num_threads(1)

@@ -26,11 +26,14 @@ from ...lab.race import (
     summary_table,
 )
 from ...reference.sampling import MODES
-from ...store.datasets import Dataset, data_config, dataset_from_args
+from ...store.datasets import Dataset, data_config
 from ...store.record import write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
+    dataset_from_args,
+    engine_config,
+    engine_line,
     int_list,
     learning_rate_list,
     listed,
@@ -254,6 +257,7 @@ def run_lesson_race(
     dtype = np.dtype(args.dtype)
     # Validation loss is measured along the way only when there is held-out data.
     eval_every = max(1, args.steps // PLAIN_EVALUATIONS) if dataset.n_val else None
+    print(engine_line(args))
     print(dataset.description)
     print(
         f"{args.steps} steps per regime, lr {args.lr:g}, {args.sampling} sampling "
@@ -277,6 +281,8 @@ def run_lesson_race(
             x_val=dataset.x_val,
             y_val=dataset.y_val,
             eval_every=eval_every,
+            engine=args.engine,
+            backend=args.backend,
         )
         results.append(result)
         if result.history.interrupted:
@@ -294,6 +300,7 @@ def run_lesson_race(
         )
     paths = write_compare_figures(results, dataset, out)
     config = {
+        **engine_config(args),
         "mode": "lesson race",
         "preset": args.preset or "lesson",
         "data": data_config(dataset),
@@ -370,9 +377,12 @@ def run_fair_race(
         dtype=args.dtype,
         sampling=args.sampling,
         sgd_options=options,
+        engine=args.engine,
+        backend=args.backend,
     )
     progress = not args.no_progress
     sweep_steps = settings.sweep_steps or settings.steps
+    print(engine_line(args))
     print(dataset.description)
     print(
         f"Fair race: {settings.steps} steps per run, full-data loss every "
@@ -388,6 +398,7 @@ def run_fair_race(
         "lowest mean full-data loss over the last fifth of the run wins, diverged runs are out"
     )
     config = {
+        **engine_config(args),
         "mode": "fair race",
         "data": data_config(dataset),
         "sizes": sizes,

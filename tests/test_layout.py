@@ -120,7 +120,7 @@ def test_the_reading_order_names_every_module_of_the_path(name):
 
 def test_the_readme_lists_the_reference_path_in_reading_order_right_after_two_commands():
     readme = (ROOT / "README.md").read_text()
-    headings = re.findall(r"^## (.+)$", readme, flags=re.M)
+    headings = re.findall(r"^## (.+)$", readme, flags=re.MULTILINE)
     assert headings[headings.index("Two commands") + 1] == "Read the code"
     section = readme.split("## Read the code", 1)[1].split("\n## ", 1)[0]
     listed = re.findall(r"\[`(\w+)\.py`\]\(scratch_gd/reference/", section)

@@ -224,6 +224,7 @@ def _distinct(items: list, n: int, key) -> list:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     started = time.perf_counter()
     check_mode(args, parser)
+    print(engine_line(args))
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
     sizes = [dataset.n_features, *args.hidden, 1]
     # Every check comes before the output folder is made: a usage error leaves nothing behind.
@@ -257,7 +258,6 @@ def run_lesson_race(
     dtype = np.dtype(args.dtype)
     # Validation loss is measured along the way only when there is held-out data.
     eval_every = max(1, args.steps // PLAIN_EVALUATIONS) if dataset.n_val else None
-    print(engine_line(args))
     print(dataset.description)
     print(
         f"{args.steps} steps per regime, lr {args.lr:g}, {args.sampling} sampling "
@@ -382,7 +382,6 @@ def run_fair_race(
     )
     progress = not args.no_progress
     sweep_steps = settings.sweep_steps or settings.steps
-    print(engine_line(args))
     print(dataset.description)
     print(
         f"Fair race: {settings.steps} steps per run, full-data loss every "

@@ -224,8 +224,8 @@ def _distinct(items: list, n: int, key) -> list:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     started = time.perf_counter()
     check_mode(args, parser)
-    print(engine_line(args))
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
+    print(engine_line(args))  # before any note about the regimes
     sizes = [dataset.n_features, *args.hidden, 1]
     # Every check comes before the output folder is made: a usage error leaves nothing behind.
     if args.fair:

@@ -91,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="lesson: fresh shuffle each step; epoch: walk shuffled epochs",
     )
     add_run_arguments(parser, out_help="folder for figures", progress_help="hide the progress bars")
+    # --- compare --animate (lab/race_animation.py) ---
+    parser.add_argument(
+        "--animate",
+        action="store_true",
+        help="also write compare_fits.gif: each regime's fitted curve, frame by frame",
+    )
     race = parser.add_argument_group(
         "fair race",
         "full-data loss with the clock paused, lr swept per regime, several seeds "
@@ -223,6 +229,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     check_mode(args, parser)
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
     sizes = [dataset.n_features, *args.hidden, 1]
+    if args.animate and (args.fair or dataset.n_features != 1):  # --- compare --animate ---
+        parser.error(
+            "argument --animate: films curves over one input: needs one input column, no --fair"
+        )
     # Every check comes before the output folder is made: a usage error leaves nothing behind.
     if args.fair:
         regimes = resolve_fair(args, parser)
@@ -247,6 +257,7 @@ def run_lesson_race(
     out: Path,
     started: float,
 ) -> int:
+    from ...lab import race_animation  # --- compare --animate ---
     from ...lab.race_plots import (
         write_compare_figures,  # matplotlib only loads when figures are made
     )
@@ -254,6 +265,9 @@ def run_lesson_race(
     dtype = np.dtype(args.dtype)
     # Validation loss is measured along the way only when there is held-out data.
     eval_every = max(1, args.steps // PLAIN_EVALUATIONS) if dataset.n_val else None
+    # --- compare --animate: film each run at its evaluations (lab/race_animation.py) ---
+    film = race_animation.Film(dataset) if args.animate else None
+    eval_every = film.every(args.steps) if film else eval_every
     print(dataset.description)
     print(
         f"{args.steps} steps per regime, lr {args.lr:g}, {args.sampling} sampling "
@@ -277,6 +291,7 @@ def run_lesson_race(
             x_val=dataset.x_val,
             y_val=dataset.y_val,
             eval_every=eval_every,
+            watch=film.take() if film else None,  # --- compare --animate ---
         )
         results.append(result)
         if result.history.interrupted:
@@ -293,6 +308,8 @@ def run_lesson_race(
             "note: the lesson-style figures (fixed 0..15 loss axis) are drawn for lesson data only"
         )
     paths = write_compare_figures(results, dataset, out)
+    if film:  # --- compare --animate ---
+        paths.append(film.write(results, out / "compare_fits.gif"))
     config = {
         "mode": "lesson race",
         "preset": args.preset or "lesson",

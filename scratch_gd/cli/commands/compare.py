@@ -230,8 +230,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
     sizes = [dataset.n_features, *args.hidden, 1]
     if args.animate and (args.fair or dataset.n_features != 1):  # --- compare --animate ---
-        why = "not the fair race" if args.fair else f"over one input, not {dataset.n_features}"
-        parser.error(f"argument --animate: films the lesson race's curves {why}; drop --animate")
+        why = ", not the fair race" if args.fair else f" over one input, not {dataset.n_features}"
+        parser.error(f"argument --animate: films the lesson race's curves{why}; drop --animate")
     # Every check comes before the output folder is made: a usage error leaves nothing behind.
     if args.fair:
         regimes = resolve_fair(args, parser)

@@ -108,7 +108,8 @@ def film_gif(film: Film, results: Sequence[RegimeResult], path: Path) -> Path:
         ax.plot(grid, 0.3 * grid**2, "k--", linewidth=1.2, label="true curve 0.3 x²")
     low, high = np.percentile(y, [0.5, 99.5])
     margin = 0.15 * (high - low)
-    ax.set_ylim(low - margin, high + margin)  # curves that leave the data's range are clipped
+    # Room above the data for the legend; curves that leave this range are clipped.
+    ax.set_ylim(low - margin, high + 3 * margin)
     ax.set_xlabel(f"{dataset.feature_names[0]} (input)")
     ax.set_ylabel(f"{dataset.target_name} (target and prediction)")
     ax.grid(alpha=0.3)

@@ -7,7 +7,9 @@ same seed) and ends at its own w_T. Two views of L around those runs:
 1. **The line from the start to each end**: L(w_0 + α (w_T - w_0)) for α from -0.25 to
    1.25. α = 0 is the start, α = 1 where the run stopped. If the lowest point lies beyond
    α = 1 the run stopped short on its way down (too few steps or too small a learning
-   rate); a curve that rises and falls between 0 and 1 shows the run crossed a ridge.
+   rate); if it lies before α = 1 the run has gone past it (the swing of momentum). A bump
+   between 0 and 1 is on the straight line, not necessarily on the path: the run may have
+   gone round it, as the plane shows.
 
 2. **A plane through the start**: pool the visited weights of all three runs, sampled every
    few steps, as displacements d_i = w_i - w_0, and take the two directions e_1, e_2 that

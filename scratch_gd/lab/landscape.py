@@ -96,6 +96,8 @@ def run_trajectories(
     dtype: np.dtype,
     every: int | None = None,
     progress: bool = True,
+    engine: str = "layers",
+    backend: str = "numba",
 ) -> list[Trajectory]:
     """Train each regime from the same start and keep its weights every ``every`` steps.
 
@@ -116,6 +118,8 @@ def run_trajectories(
             dtype=dtype,
             progress=progress,
             eval_every=every,
+            engine=engine,
+            backend=backend,
             watch=lambda model, keep=snapshots: keep.append(flat_weights(model)),
         )
         evaluations = result.history.evaluations

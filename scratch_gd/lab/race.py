@@ -120,6 +120,8 @@ def run_regime(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     eval_every: int | None = None,
+    engine: str = "layers",
+    backend: str = "numba",
     watch: Callable[[MLP], None] | None = None,
 ) -> RegimeResult:
     """Train a fresh MLP (the same initial weights for every regime, from ``seed``).
@@ -131,7 +133,7 @@ def run_regime(
     paused: once per entry of ``history.evaluations``, in order (to film or trace the run).
     """
     name = config.name(len(x))
-    model = MLP(sizes, dtype=dtype, seed=seed)
+    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # momentum 1 is the lesson's choice; the CLI says so
         optimizer = SGD(
@@ -157,6 +159,7 @@ def run_regime(
         desc=name,
         evaluate=look if eval_every else None,
         eval_every=eval_every,
+        engine=engine,
     )
     final = evaluate(model)  # inf or NaN for a diverged model: reported as it is
     return RegimeResult(name, config, history, model, final[FULL_LOSS], final.get(VALIDATION_LOSS))

@@ -146,3 +146,14 @@ def test_landscape_refuses_bad_flags_with_one_line(tmp_path, capsys, flags, comp
     error = capsys.readouterr().err.strip()
     assert complaint in error and len(error.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("engine, backend", [("layers", "numba"), ("compiled", "numpy")])
+def test_landscape_says_which_engine_trained(tmp_path, capsys, engine, backend):
+    argv = ["landscape", "--steps", "4", "--resolution", "5", "--engine", engine,
+            "--backend", backend, "--out", str(tmp_path), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"engine: {engine},") and f"{backend} backend" in first
+    config = json.loads((tmp_path / "landscape.json").read_text())["config"]
+    assert (config["engine"], config["backend"]) == (engine, backend)

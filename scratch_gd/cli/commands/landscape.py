@@ -21,7 +21,14 @@ from ...lab.race import RegimeConfig
 from ...store.datasets import data_config, load_dataset
 from ...store.record import write_run_record
 from .. import exit_codes
-from ..arguments import non_negative_int, positive_float, positive_int, prepare_output
+from ..arguments import (
+    engine_config,
+    engine_line,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    prepare_output,
+)
 from .compare import PRESETS
 
 NAME = "landscape"
@@ -67,6 +74,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("runs") / "landscape",
         help="folder for landscape.png and landscape.json (default runs/landscape)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=["layers", "compiled"],
+        default="layers",
+        help="layers: the reference loop of scratch_gd/reference; compiled: its fused Numba "
+        "twin, faster (default layers)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["numba", "numpy"],
+        default="numba",
+        help="who multiplies the layers' matrices in training (default numba)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -80,6 +100,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.steps < 2:
         parser.error("argument --steps: a path needs at least 2 steps to have two directions")
     out = prepare_output(args.out, parser)
+    print(engine_line(args))
     dataset = load_dataset("lesson", seed=args.seed)
     n = len(dataset.x_train)
     configs = [
@@ -104,6 +125,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         dtype=dtype,
         every=every,
         progress=not args.no_progress,
+        engine=args.engine,
+        backend=args.backend,
     )
     if len(trajectories) < len(configs) or trajectories[-1].result.history.interrupted:
         print("landscape: interrupted; nothing written", file=sys.stderr)
@@ -125,6 +148,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         view, trajectories, out / "landscape.png", subtitle=subtitle
     )
     config = {
+        **engine_config(args),
         "data": data_config(dataset),
         "sizes": SIZES,
         "dtype": dtype.name,

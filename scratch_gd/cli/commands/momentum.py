@@ -7,13 +7,16 @@ import sys
 import time
 
 from ...lab import momentum, phase
-from ...store.datasets import data_config, dataset_from_args
+from ...store.datasets import data_config
 from ...store.files import atomic_write_text
 from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
     batch_size,
+    dataset_from_args,
+    engine_config,
+    engine_line,
     fit_batch_size,
     listed,
     momentum_list,
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     sizes = [dataset.n_features, *args.hidden, 1]
     # Checks first: a usage error must not leave an empty output folder behind.
     out = prepare_output(args.out, parser)
+    print(engine_line(args))
     print(dataset.description)
     print(
         f"{args.steps} steps of batch {batch} at lr {args.lr:g} for each momentum "
@@ -94,6 +98,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 x_val=dataset.x_val,
                 y_val=dataset.y_val,
                 progress=not args.no_progress,
+                engine=args.engine,
+                backend=args.backend,
             )
             if run_result.history.interrupted:
                 raise KeyboardInterrupt
@@ -111,6 +117,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # The same idea on a 1-D bowl, where it is exact: spirals at sqrt(m) (lab/phase.py).
     portrait = phase.phase_figure(out / "momentum_phase.png")
     config = {
+        **engine_config(args),
         "data": data_config(dataset),
         "sizes": sizes,
         "dtype": args.dtype,
@@ -144,9 +151,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         results=results,
         figures=[figure, portrait],
     )
-    print(
-        f"wrote {figure.name}, {portrait.name}, {table.name} and {', '.join(p.name for p in paths)} to {out}/"
-    )
+    records = ", ".join(path.name for path in paths)
+    print(f"wrote {figure.name}, {portrait.name}, {table.name} and {records} to {out}/")
     return exit_codes.OK
 
 

@@ -122,12 +122,15 @@ def run_regime(
     eval_every: int | None = None,
     engine: str = "layers",
     backend: str = "numba",
+    watch: Callable[[MLP], None] | None = None,
 ) -> RegimeResult:
     """Train a fresh MLP (the same initial weights for every regime, from ``seed``).
 
     ``sgd_options`` go to ``SGD`` (dampening, weight_decay, nesterov). With ``eval_every``,
     the full-data loss (and the validation loss, given ``x_val``/``y_val``) is measured
     every that many steps with the training clock paused, into ``history.evaluations``.
+    ``watch(model)``, if given, is called at each of those evaluations, also with the clock
+    paused: once per entry of ``history.evaluations``, in order (to film or trace the run).
     """
     name = config.name(len(x))
     model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
@@ -137,6 +140,12 @@ def run_regime(
             model.parameters(), lr=config.lr, momentum=config.momentum, **(sgd_options or {})
         )
     evaluate = loss_evaluator(x, y, x_val, y_val)
+
+    def look(model: MLP) -> dict[str, float]:
+        if watch is not None:
+            watch(model)
+        return evaluate(model)
+
     history = train(
         model,
         optimizer,
@@ -148,7 +157,7 @@ def run_regime(
         sampling=sampling,
         progress=progress,
         desc=name,
-        evaluate=evaluate if eval_every else None,
+        evaluate=look if eval_every else None,
         eval_every=eval_every,
         engine=engine,
     )

@@ -94,6 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="lesson: fresh shuffle each step; epoch: walk shuffled epochs",
     )
     add_run_arguments(parser, out_help="folder for figures", progress_help="hide the progress bars")
+    # --- compare --animate (lab/race_animation.py) ---
+    parser.add_argument(
+        "--animate",
+        action="store_true",
+        help="also write compare_fits.gif: each regime's fitted curve, frame by frame",
+    )
     race = parser.add_argument_group(
         "fair race",
         "full-data loss with the clock paused, lr swept per regime, several seeds "
@@ -227,6 +233,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
     print(engine_line(args))  # before any note about the regimes
     sizes = [dataset.n_features, *args.hidden, 1]
+    if args.animate and (args.fair or dataset.n_features != 1):  # --- compare --animate ---
+        why = ", not the fair race" if args.fair else f" over one input, not {dataset.n_features}"
+        parser.error(f"argument --animate: films the lesson race's curves{why}; drop --animate")
     # Every check comes before the output folder is made: a usage error leaves nothing behind.
     if args.fair:
         regimes = resolve_fair(args, parser)
@@ -251,6 +260,7 @@ def run_lesson_race(
     out: Path,
     started: float,
 ) -> int:
+    from ...lab import race_animation  # --- compare --animate ---
     from ...lab.race_plots import (
         write_compare_figures,  # matplotlib only loads when figures are made
     )
@@ -258,6 +268,9 @@ def run_lesson_race(
     dtype = np.dtype(args.dtype)
     # Validation loss is measured along the way only when there is held-out data.
     eval_every = max(1, args.steps // PLAIN_EVALUATIONS) if dataset.n_val else None
+    # --- compare --animate: film each run at its evaluations (lab/race_animation.py) ---
+    film = race_animation.Film(dataset) if args.animate else None
+    eval_every = film.every(args.steps) if film else eval_every
     print(dataset.description)
     print(
         f"{args.steps} steps per regime, lr {args.lr:g}, {args.sampling} sampling "
@@ -283,6 +296,7 @@ def run_lesson_race(
             eval_every=eval_every,
             engine=args.engine,
             backend=args.backend,
+            watch=film.take() if film else None,  # --- compare --animate ---
         )
         results.append(result)
         if result.history.interrupted:
@@ -299,6 +313,8 @@ def run_lesson_race(
             "note: the lesson-style figures (fixed 0..15 loss axis) are drawn for lesson data only"
         )
     paths = write_compare_figures(results, dataset, out)
+    if film:  # --- compare --animate ---
+        paths.append(film.write(results, out / "compare_fits.gif"))
     config = {
         **engine_config(args),
         "mode": "lesson race",

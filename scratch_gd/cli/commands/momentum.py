@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from ...lab import momentum
+from ...lab import momentum, phase
 from ...store.datasets import data_config
 from ...store.files import atomic_write_text
 from ...store.record import csv_text, number, write_run_record
@@ -114,6 +114,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     atomic_write_text(table, table_csv(runs))
     subtitle = f"{dataset.description}; lr {args.lr:g}, batch {batch}, {args.steps} steps"
     figure = momentum.momentum_figure(runs, out / "momentum.png", subtitle=subtitle)
+    # The same idea on a 1-D bowl, where it is exact: spirals at sqrt(m) (lab/phase.py).
+    portrait = phase.phase_figure(out / "momentum_phase.png")
     config = {
         **engine_config(args),
         "data": data_config(dataset),
@@ -147,9 +149,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         timings={"train": trained, "total": time.perf_counter() - started},
         histories={f"momentum {r.momentum:g}": r.history for r in runs},
         results=results,
-        figures=[figure],
+        figures=[figure, portrait],
     )
-    print(f"wrote {figure.name}, {table.name} and {', '.join(p.name for p in paths)} to {out}/")
+    records = ", ".join(path.name for path in paths)
+    print(f"wrote {figure.name}, {portrait.name}, {table.name} and {records} to {out}/")
     return exit_codes.OK
 
 

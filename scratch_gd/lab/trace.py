@@ -13,7 +13,6 @@ finite differences (``reference/gradcheck.py``'s ``numeric_gradient`` and
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -256,14 +255,3 @@ def trace_text(trace: Trace) -> str:
         )
     lines += ["", verdict]
     return "\n".join(lines)
-
-
-def finite_difference_work(sizes: list[int], batch: int) -> float:
-    """About how many multiply-adds the finite differences of a trace take.
-
-    Two loss evaluations per parameter and per entry of every layer's input, each a forward
-    pass of about ``batch * parameters`` multiply-adds.
-    """
-    parameters = sum(a * b + b for a, b in itertools.pairwise(sizes))
-    entries = batch * (sizes[0] + 2 * sum(sizes[1:-1]) + sizes[-1])
-    return 2.0 * (parameters + entries) * batch * parameters

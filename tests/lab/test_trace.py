@@ -110,3 +110,21 @@ def test_trace_writes_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["trace", "--sizes", "1,4,1", "--batch", "2"]) == exit_codes.OK
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_difference_across_a_relu_kink_is_marked_not_trusted():
+    from scratch_gd.lab.trace import _checked
+
+    def relu_sum(pre):
+        def loss_of():
+            out, _ = sg.relu_forward(pre)
+            return float(out.sum()), out > 0
+
+        return loss_of
+
+    analytic = np.array([[1.0, 1.0]])  # ReLU's slope where both units are on
+    at_kink = np.array([[1e-9, 2.0]])  # the first unit sits right at ReLU's kink
+    assert _checked("dL/d pre", "", analytic, at_kink, relu_sum(at_kink)).crossed_kink
+    away = np.array([[1.0, 2.0]])
+    smooth = _checked("dL/d pre", "", analytic, away, relu_sum(away))
+    assert not smooth.crossed_kink and smooth.relative_error < 1e-9

@@ -7,8 +7,9 @@ comes with its relative error against central finite differences. Writes nothing
 from __future__ import annotations
 
 import argparse
+import itertools
 
-from ...lab.trace import finite_difference_work, trace_pass, trace_text
+from ...lab.trace import trace_pass, trace_text
 from .. import exit_codes
 from ..arguments import layer_sizes, non_negative_int, positive_int
 
@@ -38,6 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="seed for the initial weights and for which samples are drawn (default 0)",
     )
+
+
+def finite_difference_work(sizes: list[int], batch: int) -> float:
+    """About how many multiply-adds the finite differences of a trace take: two loss
+    evaluations per parameter and per entry of every layer's input, each a forward pass of
+    about ``batch * parameters`` multiply-adds."""
+    parameters = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    entries = batch * (sizes[0] + 2 * sum(sizes[1:-1]) + sizes[-1])
+    return 2.0 * (parameters + entries) * batch * parameters
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -170,6 +170,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"PASS: worst relative error {worst.relative_error:.2e} ({worst.name}) < tolerance "
             f"{tolerance:g}: backprop agrees with finite differences"
         )
+        if bug is not None:
+            print(f"note: {bug.name} changed no gradient on this batch; try the defaults")
         code = exit_codes.OK
     else:
         print(

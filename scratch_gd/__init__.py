@@ -7,6 +7,7 @@ that runs. ``kernels/`` and ``engine/`` are its fast twins; ``run/``, ``store/``
 and ``cli/`` the service around it.
 """
 
+from . import bridge as _bridge  # noqa: F401 - gives MLP its from_torch and to_torch
 from .reference.data import lesson_data
 from .reference.linear import Linear, linear_backward, linear_forward
 from .reference.loop import train_loop, training_steps

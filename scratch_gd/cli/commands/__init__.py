@@ -4,6 +4,6 @@ Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args
 returning an exit code. Adding a subcommand means adding its module to ``COMMANDS``.
 """
 
-from . import compare, gradcheck, landscape, lr_grid, momentum, noise, sweep_batch
+from . import compare, gradcheck, landscape, lr_grid, momentum, noise, sweep_batch, trace
 
-COMMANDS = [compare, sweep_batch, noise, momentum, lr_grid, gradcheck, landscape]
+COMMANDS = [compare, sweep_batch, noise, momentum, lr_grid, landscape, gradcheck, trace]

@@ -8,12 +8,14 @@ the tolerance, 1 when it is not. It writes nothing unless given ``--out``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ...lab import bugs
 from ...reference.backend import BACKENDS
 from ...reference.gradcheck import (
     DEFAULT_EPS,
@@ -88,6 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, help="folder for gradcheck.csv and gradcheck.json (default: none)"
     )
+    parser.add_argument(
+        "--bug",
+        choices=["list", *bugs.BUGS],
+        metavar="NAME",
+        help="slip a classic backprop mistake into the reference code for this run, to see "
+        "the check catch it; 'list' names them (see docs/debugging.md)",
+    )
 
 
 def report_csv(report: GradcheckReport) -> str:
@@ -107,6 +116,12 @@ def report_csv(report: GradcheckReport) -> str:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.bug == "list":
+        print(bugs.bug_list())
+        return exit_codes.OK
+    bug = bugs.BUGS.get(args.bug)
+    if bug is not None and (reason := bug.cannot_show(args.sizes, args.batch)):
+        parser.error(f"argument --bug: {bug.name} cannot show here: {reason}; use the defaults")
     eps = DEFAULT_EPS[args.dtype] if args.eps is None else args.eps
     tolerance = DEFAULT_TOLERANCE[args.dtype] if args.tolerance is None else args.tolerance
     sizes = args.sizes
@@ -135,9 +150,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         f"{parameters:,} parameters and {args.batch * sizes[0]:,} input entries, each nudged "
         f"up and down: {evaluations:,} forward passes (backprop takes one forward, one backward)"
     )
+    if bug is not None:
+        print(f"bug slipped in: {bug.name}: {bug.explanation}")
     started = time.perf_counter()
     try:
-        report = gradcheck(model, x, y, eps=eps, kink_margin=args.kink_margin)
+        with bugs.injected(bug) if bug is not None else contextlib.nullcontext():
+            report = gradcheck(model, x, y, eps=eps, kink_margin=args.kink_margin)
     except AllSamplesSkipped as error:
         flag = "--eps" if args.kink_margin is None else "--kink-margin"
         parser.error(f"argument {flag}: {error} (--batch)")
@@ -152,12 +170,17 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"PASS: worst relative error {worst.relative_error:.2e} ({worst.name}) < tolerance "
             f"{tolerance:g}: backprop agrees with finite differences"
         )
+        if bug is not None:
+            print(f"note: {bug.name} changed no gradient on this batch; try the defaults")
         code = exit_codes.OK
     else:
         print(
             f"FAIL: worst relative error {worst.relative_error:.2e} ({worst.name}) >= tolerance "
-            f"{tolerance:g}: backprop disagrees with finite differences"
+            f"{tolerance:g}: backprop disagrees with finite differences on "
+            + ", ".join(row.name for row in report.rows if row.relative_error >= tolerance)
         )
+        if bug is not None:
+            print(f"expected for {bug.name}: {bug.expect}")
         if args.dtype == "float32":
             print(
                 "hint: float32 rounding alone can exceed the tolerance when gradients are small "
@@ -175,6 +198,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             tolerance=tolerance,
             backend=args.backend,
             kink_margin=args.kink_margin,
+            bug=args.bug,
             data="standard normal x and y from numpy default_rng([seed, 1])",
         )
         results = dict(

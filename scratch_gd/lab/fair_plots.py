@@ -208,7 +208,7 @@ def sweep_figure(
     ax.set_ylabel("Full-data loss, mean over the run's last fifth (MSE, log)")
     ax.set_title("Learning-rate sweep: each regime gets the rate that suits it best")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return save(fig, path)
 
 

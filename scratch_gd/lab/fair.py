@@ -50,18 +50,16 @@ Everything here returns numbers; ``fair_plots`` draws them.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
-from ..engine import compiled
 from ..store.datasets import Dataset
 from . import verdict
 from .race import FULL_LOSS, VALIDATION_LOSS, RegimeConfig, RegimeResult, run_regime
+from .threads import one_thread
 
 FAIR_MOMENTUM = 0.9  # the same for every regime: effective step lr / (1 - 0.9) = 10 lr
 # Half a decade apart, wide enough that on the lesson's data every regime's best lies inside
@@ -332,23 +330,15 @@ def race(
     return runs, False
 
 
-@contextlib.contextmanager
-def race_threads() -> Iterator[None]:
-    """Numba on ``RACE_THREADS`` thread(s) inside, the previous settings after.
+def race_threads():
+    """Every regime on ``RACE_THREADS`` = 1 Numba thread inside (``threads.one_thread``).
 
     ``compiled.THREADS`` stops the compiled engine's one-against-two-threads trials (a
     trial's slow chunk would land on the clock); ``numba.set_num_threads`` keeps the
     kernels of the reference loop from splitting a product over cores that other work on
     the machine is using.
     """
-    before, threads_before = compiled.THREADS, numba.get_num_threads()
-    compiled.THREADS = RACE_THREADS
-    numba.set_num_threads(min(RACE_THREADS, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        compiled.THREADS = before
-        numba.set_num_threads(threads_before)
+    return one_thread()
 
 
 def warm_up(dataset: Dataset, chosen: dict[str, SweepPoint], settings: FairSettings) -> bool:

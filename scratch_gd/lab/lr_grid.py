@@ -40,6 +40,7 @@ from ..reference.sgd import SGD
 from ..run.train import train
 from . import verdict
 from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator
+from .threads import one_thread
 from .verdict import predicts_a_constant
 
 if TYPE_CHECKING:  # only for type hints: matplotlib loads when a figure is drawn
@@ -184,7 +185,10 @@ def lr_momentum_grid(
     )
     initial_loss = loss_evaluator(x, y)(initial)[FULL_LOSS]
     cells = []
-    with tqdm(total=len(lrs) * len(momenta), disable=not progress, desc="lr x momentum") as bar:
+    with (
+        one_thread(),  # untimed; the same bits, and no waiting on a busy machine
+        tqdm(total=len(lrs) * len(momenta), disable=not progress, desc="lr x momentum") as bar,
+    ):
         for momentum in momenta:
             for lr in lrs:
                 cells.append(

@@ -50,6 +50,7 @@ from ..run.history import History
 from ..run.train import train
 from . import verdict
 from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, number_text
+from .threads import one_thread
 
 DEFAULT_MOMENTA = (0.0, 0.5, 0.9, 0.99, 1.0)
 VELOCITY_NORM = "velocity_norm"  # metric name: ||v|| over every parameter
@@ -173,20 +174,21 @@ def run_momentum(
             metrics |= losses(model)
         return metrics
 
-    history = train(
-        model,
-        optimizer,
-        x,
-        y,
-        batch_size=batch_size,
-        steps=steps,
-        seed=seed,
-        progress=progress,
-        desc=f"momentum {momentum:g}",
-        evaluate=evaluate,
-        eval_every=1,
-        engine=engine,
-    )
+    with one_thread():  # untimed; the same bits, and no waiting on a busy machine
+        history = train(
+            model,
+            optimizer,
+            x,
+            y,
+            batch_size=batch_size,
+            steps=steps,
+            seed=seed,
+            progress=progress,
+            desc=f"momentum {momentum:g}",
+            evaluate=evaluate,
+            eval_every=1,
+            engine=engine,
+        )
     if history.evaluations and FULL_LOSS not in history.evaluations[-1].metrics:
         # Stopped early (diverged) between two loss evaluations: measure where it ended.
         history.evaluations[-1].metrics |= losses(model)

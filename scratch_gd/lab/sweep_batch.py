@@ -53,6 +53,7 @@ from ..run.history import Evaluation, History
 from ..run.train import train
 from . import verdict
 from .race import FULL_LOSS, VALIDATION_LOSS, full_data_loss, loss_evaluator
+from .threads import one_thread
 
 if TYPE_CHECKING:  # only for type hints: matplotlib loads when a figure is drawn
     import matplotlib.pyplot as plt
@@ -158,7 +159,14 @@ def segment_seed(seed: int, batch_size: int, segment: int) -> int:
     return int(np.random.SeedSequence([seed, batch_size, segment]).generate_state(1)[0])
 
 
-def race(
+def race(x: np.ndarray, y: np.ndarray, **settings) -> Race:
+    """``_race`` on one Numba thread: untimed, the same bits on any number of threads, and
+    no waiting for a second thread on a busy machine (``threads.one_thread``)."""
+    with one_thread():
+        return _race(x, y, **settings)
+
+
+def _race(
     x: np.ndarray,
     y: np.ndarray,
     *,

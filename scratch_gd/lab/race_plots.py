@@ -158,7 +158,7 @@ def _loss_curves(
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     else:
         ax.set_ylabel("Batch loss (MSE, moving average, log scale)")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower left")  # the curves start high and fall
 
 
 def overlay_figure(results: list[RegimeResult], path: Path, *, floor: float | None = None) -> Path:
@@ -257,7 +257,9 @@ def fits_figure(results: list[RegimeResult], dataset: Dataset, path: Path) -> Pa
             label="validation data (held out)",
         )
     if dataset.name == "lesson":
-        ax.plot(grid_units, 0.3 * grid_units**2, "k--", linewidth=1.2, label="true curve 0.3 x²")
+        floor = verdict.dataset_noise_floor(dataset)
+        ax.plot(grid_units, 0.3 * grid_units**2, "k--", linewidth=1.2,
+                label=f"true curve 0.3 x² (full-data loss {floor:.3f}: the noise floor)")  # fmt: skip
     for color, result in zip(COLORS, results, strict=False):
         ax.plot(
             grid_units,

@@ -92,7 +92,7 @@ def dataset_noise_floor(dataset) -> float | None:
 
 
 def floor_label(floor: float) -> str:
-    return f"noise floor {floor:.3f}: the true curve 0.3x² (below it: fitting noise)"
+    return f"noise floor {floor:.3f}: the true curve's loss (a full-data loss below it fits noise)"
 
 
 def draw_floor(ax, floor: float | None, *, label: bool = True) -> None:

@@ -678,7 +678,7 @@ def _cost_panel(ax: plt.Axes, sweep: SweepResult, name: str) -> None:
             )
     ax.set_xscale("log", base=2)
     ticks = tick_sizes([r.batch_size for r in results])
-    ax.set_xticks(ticks, [str(size) for size in ticks], minor=False)
+    ax.set_xticks(ticks, [str(size) for size in ticks], minor=False, rotation=45)
     ax.minorticks_off()
     if reached or (missed and name != "seconds"):
         ax.set_yscale("log")

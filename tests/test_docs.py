@@ -278,3 +278,22 @@ def test_the_readme_embeds_only_images_that_make_figures_or_the_benchmarks_write
             name = target.rsplit("/", 1)[-1]
             if "plots/" in target and name.endswith(".png") and name not in benchmarks:
                 assert f"/{name}" in makefile, f"{page.name}: {name} is not made by make figures"
+
+
+def make_target(name: str) -> str:
+    """The recipe of one Makefile target, as text."""
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(name)}:.*\n((?:\t.*\n|.*\\\n)*)", text, re.MULTILINE)
+    assert match, f"no target {name} in the Makefile"
+    return match.group(1)
+
+
+def test_make_compare_and_lab_write_only_to_git_ignored_runs():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^RUNS\s*:=\s*runs\s*$", makefile, re.MULTILINE)
+    assert "runs/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "--out $(RUNS)/compare" in make_target("compare")
+    assert "--out $(RUNS)/$$folder" in make_target("lab")
+    for target in ("compare", "lab", "test"):
+        assert "plots" not in make_target(target), f"make {target} must not touch plots/"
+    assert "plots/" in make_target("figures")  # the one target that rewrites them

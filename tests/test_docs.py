@@ -250,3 +250,50 @@ def test_the_quoted_output_check_catches_changed_numbers_and_counts():
 def test_there_are_docs_to_check():
     names = {page.name for page in DOCS}
     assert {"backprop.md", "debugging.md", "confusions.md"} <= names
+
+
+def test_no_quoted_loop_cuts_the_line_it_feeds_a_table_from():
+    """A failing gradcheck prints a hint after its verdict: ``| tail -2`` would then drop
+    the ``worst ...`` line (the worst error and the samples skipped) the tables quote."""
+    for page in PAGES:
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if "scratch_gd gradcheck" in line:
+                assert "| tail" not in line, f"{page.name}:{number}: use grep ^worst, not tail"
+
+
+def test_the_noise_floor_the_readme_quotes_is_the_one_computed_from_the_data():
+    import scratch_gd as sg
+    from scratch_gd.lab.verdict import noise_floor
+
+    floor = noise_floor(*sg.lesson_data())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"{floor:.3f}" in readme and "noise floor" in readme
+
+
+def test_the_readme_embeds_only_images_that_make_figures_or_the_benchmarks_write():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    benchmarks = {"train_bench.png", "kernels_gflops.png", "train_scale.png"}
+    for page in PAGES:
+        for _, _, target in links(page):
+            name = target.rsplit("/", 1)[-1]
+            if "plots/" in target and name.endswith(".png") and name not in benchmarks:
+                assert f"/{name}" in makefile, f"{page.name}: {name} is not made by make figures"
+
+
+def make_target(name: str) -> str:
+    """The recipe of one Makefile target, as text."""
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(rf"^{re.escape(name)}:.*\n((?:\t.*\n|.*\\\n)*)", text, re.MULTILINE)
+    assert match, f"no target {name} in the Makefile"
+    return match.group(1)
+
+
+def test_make_compare_and_lab_write_only_to_git_ignored_runs():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^RUNS\s*:=\s*runs\s*$", makefile, re.MULTILINE)
+    assert "runs/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "--out $(RUNS)/compare" in make_target("compare")
+    assert "--out $(RUNS)/$$folder" in make_target("lab")
+    for target in ("compare", "lab", "test"):
+        assert "plots" not in make_target(target), f"make {target} must not touch plots/"
+    assert "plots/" in make_target("figures")  # the one target that rewrites them

@@ -24,6 +24,23 @@ evaluation, and each chunk costs a little fixed time; every regime gets the same
 evaluations, so the same number of chunks, but that fixed cost weighs most on the
 cheapest steps (batch 1).
 
+What the clock never counts: one-time costs. Compiling or loading the kernels, and the
+first call of each, would land on whichever run happens to come first, and make a regime
+look slow for a reason that has nothing to do with its batch size. So before the race
+every regime trains a few untimed warm-up steps (``warm_up``), and ``train`` runs one more
+step off the clock before each run. The compiled engine would also try one thread against
+two during a run, and those trials stall the first chunks (37.7 ms for 20 steps against a
+2.7 ms median, in one measurement). And a product threaded over two cores of a busy
+machine spends most of its time waiting for the other thread: measured on the 2-core
+build machine under load, 300 full-batch steps of the reference loop took 1.7 to 6.5 s on
+two threads and 0.3 s on one, a luck of the machine that would decide the race. So the
+race runs every regime on one thread (``numba.set_num_threads(1)`` and
+``scratch_gd.engine.compiled.THREADS = 1`` while it runs, restored after) and says so.
+
+A run is *diverged* by the lab's one rule (``verdict.py``): a loss or weight stopped being
+finite, or its final full-data loss is above ``verdict.DIVERGED_FACTOR`` times the initial
+one. A sweep point that ends predicting a constant is marked *stuck*.
+
 Within a seed every regime starts from the same initial weights and draws its batches
 from the same seeded generator; the data is the same for all. Momentum is the same for
 every regime too (0.9 by default), so it is not what differs.
@@ -40,7 +57,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..store.datasets import Dataset
+from . import verdict
 from .race import FULL_LOSS, VALIDATION_LOSS, RegimeConfig, RegimeResult, run_regime
+from .threads import one_thread
 
 FAIR_MOMENTUM = 0.9  # the same for every regime: effective step lr / (1 - 0.9) = 10 lr
 # Half a decade apart, wide enough that on the lesson's data every regime's best lies inside
@@ -51,6 +70,8 @@ DEFAULT_STEPS = 1000
 EVALUATIONS_PER_RUN = 50  # eval_every defaults to steps // this
 SWEEP_EVALUATIONS = 20  # a sweep run is judged by its evaluations in the last ...
 SWEEP_TAIL = 0.2  # ... fifth of its steps
+WARM_UP_STEPS = 3  # untimed steps per regime before the race, to pay one-time costs
+RACE_THREADS = 1  # Numba's threads during the race, for every regime: no 1-vs-2 trials
 
 
 class NoStableLearningRate(ValueError):
@@ -88,7 +109,8 @@ class SweepPoint:
     lr: float
     full_loss: float  # after the sweep's last step; inf when the run diverged
     tail_loss: float  # mean over the evaluations in the last SWEEP_TAIL of the run; inf if diverged
-    diverged: bool
+    diverged: bool  # by verdict.diverged: not finite, or ended above DIVERGED_FACTOR x initial
+    stuck: bool = False  # ended predicting a constant (its loss at least Var(y))
 
 
 @dataclass
@@ -133,13 +155,13 @@ def train_once(
     progress: bool = False,
 ) -> RegimeResult:
     """One run of one regime, evaluated every ``eval_every`` steps (default
-    ``settings.evaluation_interval``).
+    ``settings.evaluation_interval``); ``result.noise_floor`` is the data's (lesson only).
 
     Overflow warnings are silenced: a sweep is meant to find where learning rates diverge,
     and a diverged run is reported as such (``is_diverged``), not as a NumPy warning.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        return run_regime(
+        result = run_regime(
             config,
             dataset.x_train,
             dataset.y_train,
@@ -156,10 +178,25 @@ def train_once(
             engine=settings.engine,
             backend=settings.backend,
         )
+    result.noise_floor = verdict.dataset_noise_floor(dataset)
+    return result
+
+
+def initial_loss(result: RegimeResult) -> float:
+    """The full-data loss before the first step (the evaluation at step 0); inf if unknown."""
+    evaluations = result.history.evaluations
+    if evaluations and evaluations[0].step == 0:
+        return float(evaluations[0].metrics[FULL_LOSS])
+    return math.inf
 
 
 def is_diverged(result: RegimeResult) -> bool:
-    return result.history.diverged_at is not None or not math.isfinite(result.full_loss)
+    """The lab's rule (``verdict.diverged``) on this run's final and initial full-data loss."""
+    return verdict.diverged(
+        float(result.full_loss),
+        initial_loss(result),
+        stopped=result.history.diverged_at is not None,
+    )
 
 
 def sweep_learning_rates(
@@ -169,7 +206,22 @@ def sweep_learning_rates(
     *,
     progress: bool = False,
 ) -> list[SweepPoint]:
-    """Train each (batch size, momentum) regime once per candidate learning rate."""
+    """Train each (batch size, momentum) regime once per candidate learning rate.
+
+    Untimed, but on one thread like the race (``race_threads``): the losses are the same
+    bit for bit on any number of threads, and one thread is the faster on a busy machine.
+    """
+    with race_threads():
+        return _sweep(dataset, regimes, settings, progress=progress)
+
+
+def _sweep(
+    dataset: Dataset,
+    regimes: Sequence[tuple[int, float]],
+    settings: FairSettings,
+    *,
+    progress: bool = False,
+) -> list[SweepPoint]:
     steps = settings.sweep_steps or settings.steps
     points = []
     for batch_size, momentum in regimes:
@@ -187,15 +239,19 @@ def sweep_learning_rates(
             if result.history.interrupted:  # Ctrl-C: no learning rate can be chosen now
                 raise KeyboardInterrupt
             diverged = is_diverged(result)
+            stuck = not diverged and verdict.predicts_a_constant(
+                result.model, dataset.x_train, dataset.y_train
+            )
             points.append(
                 SweepPoint(
                     result.name,
                     batch_size,
                     momentum,
                     float(lr),
-                    math.inf if diverged else float(result.full_loss),
+                    float(result.full_loss),
                     math.inf if diverged else tail_loss(result, steps),
                     diverged,
+                    stuck,
                 )
             )
     return points
@@ -212,10 +268,12 @@ def tail_loss(result: RegimeResult, steps: int) -> float:
 
 
 def choose_learning_rates(points: Sequence[SweepPoint]) -> dict[str, SweepPoint]:
-    """Per regime, the sweep point with the lowest tail loss that did not diverge."""
+    """Per regime, the sweep point with the lowest tail loss that neither diverged nor got
+    stuck at a constant."""
     chosen: dict[str, SweepPoint] = {}
     for regime in dict.fromkeys(point.regime for point in points):
         stable = [p for p in points if p.regime == regime and not p.diverged]
+        stable = [p for p in stable if not p.stuck] or stable
         if not stable:
             tried = ", ".join(f"{p.lr:g}" for p in points if p.regime == regime)
             raise NoStableLearningRate(
@@ -248,21 +306,63 @@ def race(
     Seeds are the outer loop, so the regimes of one seed run back to back on a machine in
     the same state, and a slow moment on a shared computer hits every regime alike. After
     Ctrl-C, only the seeds every regime finished are kept.
+
+    One-time costs stay off the clock: every regime first trains ``WARM_UP_STEPS``
+    untimed steps (``warm_up``); and every regime runs on ``RACE_THREADS`` thread
+    (``race_threads``), so no thread trial or waiting thread lands on a timed step.
     """
     runs: dict[str, list[RegimeResult]] = {regime: [] for regime in chosen}
-    for seed in settings.seeds:
-        finished = {}
-        for regime, point in chosen.items():
-            config = RegimeConfig(point.batch_size, point.momentum, point.lr)
-            result = train_once(
-                dataset, config, settings, seed=seed, steps=settings.steps, progress=progress
-            )
-            if result.history.interrupted:
-                return runs, True
-            finished[regime] = result
-        for regime, result in finished.items():
-            runs[regime].append(result)
+    with race_threads():
+        if warm_up(dataset, chosen, settings):
+            return runs, True
+        for seed in settings.seeds:
+            finished = {}
+            for regime, point in chosen.items():
+                config = RegimeConfig(point.batch_size, point.momentum, point.lr)
+                result = train_once(
+                    dataset, config, settings, seed=seed, steps=settings.steps, progress=progress
+                )
+                if result.history.interrupted:
+                    return runs, True
+                finished[regime] = result
+            for regime, result in finished.items():
+                runs[regime].append(result)
     return runs, False
+
+
+def race_threads():
+    """Every regime on ``RACE_THREADS`` = 1 Numba thread inside (``threads.one_thread``).
+
+    ``compiled.THREADS`` stops the compiled engine's one-against-two-threads trials (a
+    trial's slow chunk would land on the clock); ``numba.set_num_threads`` keeps the
+    kernels of the reference loop from splitting a product over cores that other work on
+    the machine is using.
+    """
+    return one_thread()
+
+
+def warm_up(dataset: Dataset, chosen: dict[str, SweepPoint], settings: FairSettings) -> bool:
+    """A few untimed steps of every regime, so that compiling, loading and first calls are
+    paid before any timed run. Returns True on Ctrl-C."""
+    for point in chosen.values():
+        config = RegimeConfig(point.batch_size, point.momentum, point.lr)
+        steps = min(WARM_UP_STEPS, settings.steps)
+        result = train_once(dataset, config, settings, seed=settings.sweep_seed, steps=steps)
+        if result.history.interrupted:
+            return True
+    return False
+
+
+def clock_note(settings: FairSettings) -> str:
+    """What the race's clock leaves out, said beside its times."""
+    note = (
+        "clock: training steps only; evaluations and one-time costs (compiling, first calls; "
+        f"{WARM_UP_STEPS} untimed warm-up steps per regime) are off it; every regime on "
+        f"{RACE_THREADS} thread (numba.set_num_threads({RACE_THREADS})"
+    )
+    if settings.engine == "compiled":
+        note += f", scratch_gd.engine.compiled.THREADS = {RACE_THREADS}: no thread trials"
+    return note + ")"
 
 
 def run_fair(
@@ -345,6 +445,7 @@ def equal_budgets(result: FairResult) -> dict[str, dict]:
             "set_by": spender,
             "loss": {regime: loss_within(c, axis, budget) for regime, c in curves.items()},
         }
+    table["seconds"]["clock"] = clock_note(result.settings)
     return table
 
 
@@ -357,9 +458,10 @@ def budget_table(budgets: dict[str, dict]) -> str:
     lines = [header, "-" * len(header)]
     for axis, entry in budgets.items():
         amount = f"{entry['budget']:.3g}" if axis == "seconds" else f"{entry['budget']:.0f}"
-        cells = "".join(f" {entry['loss'][regime]:>{width}.4f}" for regime in regimes)
+        cells = "".join(f" {loss_text(entry['loss'][regime]):>{width}}" for regime in regimes)
         lines.append(f"{amount + ' ' + units[axis]:<28}{cells}")
-    return "\n".join(lines)
+    notes = [entry["clock"] for entry in budgets.values() if "clock" in entry]
+    return "\n".join(lines + notes)
 
 
 def final_losses(results: Sequence[RegimeResult], metric: str = FULL_LOSS) -> np.ndarray:
@@ -412,13 +514,15 @@ def sweep_table(points: Sequence[SweepPoint], chosen: dict[str, SweepPoint]) -> 
     )
     lines = [header, "-" * len(header)]
     for point in points:
-        final = "diverged" if point.diverged else f"{point.full_loss:.4f}"
-        tail = "-" if point.diverged else f"{point.tail_loss:.4f}"
+        final = "diverged" if point.diverged else loss_text(point.full_loss)
+        final = f"{final} stuck" if point.stuck else final
+        tail = "-" if point.diverged else loss_text(point.tail_loss)
         mark = "  <- chosen" if chosen.get(point.regime) is point else ""
         lines.append(
             f"{point.regime:<18} {point.batch_size:>6} {point.momentum:>8g} {point.lr:>9.2g} "
             f"{final:>10} {tail:>18}{mark}"
         )
+    lines.append(f"{verdict.DIVERGED_RULE}; {verdict.STUCK_RULE}")
     return "\n".join(lines)
 
 
@@ -433,8 +537,9 @@ def race_table(stats: dict[str, dict]) -> str:
     lines = [header, "-" * len(header)]
     for regime, entry in stats.items():
         spread = (
-            f"{entry['median_final_full_loss']:.4f} [{entry['min_final_full_loss']:.4f}, "
-            f"{entry['max_final_full_loss']:.4f}]"
+            f"{loss_text(entry['median_final_full_loss'])} "
+            f"[{loss_text(entry['min_final_full_loss'])}, "
+            f"{loss_text(entry['max_final_full_loss'])}]"
         )
         validation = f" {entry['median_final_validation_loss']:>19.4f}" if with_validation else ""
         lines.append(
@@ -442,3 +547,10 @@ def race_table(stats: dict[str, dict]) -> str:
             f"{entry['samples_seen']:>12} {entry['median_seconds']:>16.3f}"
         )
     return "\n".join(lines)
+
+
+def loss_text(value: float) -> str:
+    """A loss in at most 10 characters (see ``race.number_text``)."""
+    from .race import number_text
+
+    return number_text(value, 4)

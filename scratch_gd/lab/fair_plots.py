@@ -2,8 +2,10 @@
 
 Each regime is a median line over seeds inside a shaded band from the best seed to the
 worst. Validation loss, when there is a held-out split, is the dashed line of the same
-colour. Every axis is logarithmic: steps, samples and seconds span decades between the
-regimes, and losses fall by decades.
+colour. The left panel is logarithmic on both axes: steps, samples and seconds span
+decades between the regimes, and losses fall by decades. The right panel zooms in on the
+end of the race on a linear loss axis, where the regimes finish within a few percent of
+each other (and, on the lesson's data, of the noise floor drawn across both).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import verdict
 from .fair import CURVE_AXES, Curve, FairResult, SweepPoint, curve
 from .race import FULL_LOSS, VALIDATION_LOSS
 from .race_plots import COLORS, save
@@ -23,9 +26,9 @@ XLABELS = {
     "seconds": "Training time (seconds, evaluation excluded, log scale)",
 }
 TITLES = {
-    "steps": "Full-data loss per step: a full batch makes the most of each update",
-    "samples": "Full-data loss against data used: small batches learn more per sample",
-    "seconds": "Full-data loss against training time: what a user waits for",
+    "steps": "Full-data loss against steps",
+    "samples": "Full-data loss against samples seen",
+    "seconds": "Full-data loss against training time (one thread, one-time costs excluded)",
 }
 
 
@@ -34,39 +37,95 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values), values, np.nan)
 
 
+def noise_floor_of(result: FairResult) -> float | None:
+    """The data's noise floor, as the race's runs carry it (lesson data only)."""
+    for results in result.runs.values():
+        for run in results:
+            if getattr(run, "noise_floor", None) is not None:
+                return run.noise_floor
+    return None
+
+
 def race_figure(result: FairResult, axis: str, path: Path) -> Path:
-    """Median and min-max band of every regime's full-data loss against ``axis``."""
+    """Median and min-max band of every regime's full-data loss against ``axis``: the
+    whole race (log-log), and a zoom on its end (linear loss) where the gaps are small."""
     if axis not in CURVE_AXES:
         raise ValueError(f"axis must be one of {', '.join(CURVE_AXES)}, got {axis!r}")
     curves = [curve(results) for results in result.runs.values()]
     seeds = len(result.seeds)
-    fig, ax = plt.subplots(figsize=(8, 5))
+    floor = noise_floor_of(result)
+    fig, (ax, zoom) = plt.subplots(
+        1, 2, figsize=(11, 4.8), layout="constrained", gridspec_kw={"width_ratios": [3, 2]}
+    )
     for color, regime_curve in zip(COLORS, curves, strict=False):
-        _draw_curve(ax, regime_curve, getattr(regime_curve, CURVE_AXES[axis]), color)
+        xs = getattr(regime_curve, CURVE_AXES[axis])
+        _draw_curve(ax, regime_curve, xs, color)
+        _draw_curve(zoom, regime_curve, xs, color, label=False)
+        _mark_final(zoom, regime_curve, xs, color)
     _draw_start(ax, curves)
-    ax.set_xscale("log")
+    verdict.draw_floor(ax, floor)
+    verdict.draw_floor(zoom, floor, label=False)
+    for panel in (ax, zoom):
+        panel.set_xscale("log")
+        panel.set_xlabel(XLABELS[axis])
+        panel.grid(alpha=0.3, which="both")
     ax.set_yscale("log")
-    ax.set_xlabel(XLABELS[axis])
     validated = any(VALIDATION_LOSS in c.median for c in curves)
     ax.set_ylabel(
         "Loss (MSE, log scale): all training data, validation dashed"
         if validated
         else "Loss over all training data (MSE, log scale)"
     )
+    low, high = zoom_range(curves, floor)
+    zoom.set_ylim(low, high)
+    zoom.set_ylabel("Loss (MSE, linear scale)")
+    zoom.set_title("Zoom on the end: final medians written", fontsize=9)
     spread = f"median of {seeds} seeds, band: min to max" if seeds > 1 else "one seed"
     ax.set_title(f"{TITLES[axis]}\n({spread}; lr chosen per regime by a sweep)", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    # Below the axes, where the entries cover no curve.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     return save(fig, path)
 
 
-def _draw_curve(ax: plt.Axes, regime_curve: Curve, xs: np.ndarray, color: str) -> None:
+def zoom_range(curves: list[Curve], floor: float | None) -> tuple[float, float]:
+    """Loss limits of the zoom: from just below the lowest final median (or the floor) to a
+    little above the highest, so every regime's end and the floor show."""
+    finals = [float(c.median[FULL_LOSS][-1]) for c in curves if len(c.steps)]
+    finals = [value for value in finals if np.isfinite(value)]
+    if floor is not None:
+        finals.append(floor)
+    if not finals:
+        return 0.0, 1.0
+    low, high = min(finals), max(finals)
+    margin = max(0.05 * low, 0.6 * (high - low))
+    return max(0.0, low - margin), high + margin
+
+
+def _mark_final(ax: plt.Axes, regime_curve: Curve, xs: np.ndarray, color: str) -> None:
+    final = float(regime_curve.median[FULL_LOSS][-1]) if len(xs) else np.nan
+    if np.isfinite(final):
+        ax.plot(xs[-1], final, "o", color=color, markersize=5)
+        ax.annotate(
+            f"{final:.3f}",
+            (xs[-1], final),
+            textcoords="offset points",
+            xytext=(-4, 6),
+            ha="right",
+            fontsize=8,
+            color=color,
+        )
+
+
+def _draw_curve(
+    ax: plt.Axes, regime_curve: Curve, xs: np.ndarray, color: str, *, label: bool = True
+) -> None:
     shown = regime_curve.steps > 0  # step 0 has no place on a log axis; see _draw_start
     median = _finite(regime_curve.median[FULL_LOSS])[shown]
-    label = f"{regime_curve.regime}, lr {regime_curve.lr:.2g}"
-    ax.plot(xs[shown], median, color=color, linewidth=1.8, label=label)
+    name = f"{regime_curve.regime}, lr {regime_curve.lr:.2g}" if label else None
+    ax.plot(xs[shown], median, color=color, linewidth=1.8, label=name)
     reporting = regime_curve.seeds_reporting
-    if reporting.min() < reporting.max() or np.isinf(regime_curve.high[FULL_LOSS]).any():
+    diverged = reporting.min() < reporting.max() or np.isinf(regime_curve.high[FULL_LOSS]).any()
+    if label and diverged:
         # The band's top is missing where a seed diverged; say so rather than hide it.
         ax.plot([], [], " ", label=f"{regime_curve.regime}: some seeds diverged")
     ax.fill_between(
@@ -84,7 +143,7 @@ def _draw_curve(ax: plt.Axes, regime_curve: Curve, xs: np.ndarray, color: str) -
             color=color,
             linewidth=1.4,
             linestyle="--",
-            label=f"{regime_curve.regime}: validation loss (held-out data)",
+            label=f"{regime_curve.regime}: validation loss (held-out data)" if label else None,
         )
 
 
@@ -95,7 +154,13 @@ def _draw_start(ax: plt.Axes, curves: list[Curve]) -> None:
         ax.axhline(starts[0], color="0.4", linestyle=":", linewidth=1.2, label="at initialisation")
 
 
-def sweep_figure(points: list[SweepPoint], chosen: dict[str, SweepPoint], path: Path) -> Path:
+def sweep_figure(
+    points: list[SweepPoint],
+    chosen: dict[str, SweepPoint],
+    path: Path,
+    *,
+    floor: float | None = None,
+) -> Path:
     """The sweep's score (mean full-data loss over the last fifth of each run) against
     learning rate, per regime; diverged runs as crosses above the rest."""
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -122,20 +187,34 @@ def sweep_figure(points: list[SweepPoint], chosen: dict[str, SweepPoint], path: 
             ax.plot(
                 winner.lr, winner.tail_loss, "o", markersize=14, markerfacecolor="none", color=color
             )
-    ax.plot([], [], "x", color="0.3", label="diverged (drawn at the top)")
+        stuck = [p for p in mine if p.stuck and not p.diverged]
+        if stuck:
+            ax.plot([p.lr for p in stuck], [p.tail_loss for p in stuck], "s", color=color,
+                    markersize=9, markerfacecolor="none")  # fmt: skip
+    if any(p.stuck and not p.diverged for p in points):
+        ax.plot(
+            [], [], "s", color="0.3", markerfacecolor="none", label="stuck: predicts a constant"
+        )
+    ax.plot(
+        [], [], "x", color="0.3",
+        label=f"diverged (drawn at the top): not finite, or ended > {verdict.DIVERGED_FACTOR:g}x "
+        "the initial loss",
+    )  # fmt: skip
     ax.plot([], [], "o", markerfacecolor="none", markersize=12, color="0.3", label="chosen")
+    verdict.draw_floor(ax, floor)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("Learning rate (log scale)")
     ax.set_ylabel("Full-data loss, mean over the run's last fifth (MSE, log)")
     ax.set_title("Learning-rate sweep: each regime gets the rate that suits it best")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return save(fig, path)
 
 
 def write_fair_figures(result: FairResult, out: Path) -> list[Path]:
     """The three race figures and the sweep figure, into ``out``; returns the paths."""
     paths = [race_figure(result, axis, out / f"fair_{axis}.png") for axis in CURVE_AXES]
-    paths.append(sweep_figure(result.sweep, result.chosen, out / "fair_sweep.png"))
+    floor = noise_floor_of(result)
+    paths.append(sweep_figure(result.sweep, result.chosen, out / "fair_sweep.png", floor=floor))
     return paths

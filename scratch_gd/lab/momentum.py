@@ -19,6 +19,19 @@ mini-batch gradients the velocity even random-walks upward). With m < 1 the fric
 
 Every run here starts from the same initial weights and, with mini-batches, draws the same
 batches (same seed): only the momentum differs.
+
+What is measured, and how often. At m = 1 the weights swing with a period of only a few
+steps, so a loss sampled every 10 steps would alias that swing into a slow, false wave.
+The velocity norm is therefore measured after *every* step. With full batches (the
+default) the training loss of each step *is* the full-data loss at that step's weights,
+exact and free, so the figure plots it step by step; with smaller batches the full-data
+loss is measured every ``eval_every`` steps and the figure says so.
+
+m = 1 is chaotic. Its run depends on the last bits of the arithmetic: float32 and float64,
+or two CPUs that round a sum differently, start equal and part after a few hundred steps,
+and by the end their losses and velocities have nothing in common but their range. Quote
+of it only what every such run shares: the velocity does not decay and the loss keeps
+climbing back up. m < 1 runs settle to the same place whatever the rounding.
 """
 
 from __future__ import annotations
@@ -35,7 +48,9 @@ from ..reference.mlp import MLP
 from ..reference.sgd import SGD
 from ..run.history import History
 from ..run.train import train
-from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator
+from . import verdict
+from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, number_text
+from .threads import one_thread
 
 DEFAULT_MOMENTA = (0.0, 0.5, 0.9, 0.99, 1.0)
 VELOCITY_NORM = "velocity_norm"  # metric name: ||v|| over every parameter
@@ -50,10 +65,24 @@ class MomentumRun:
     momentum: float
     lr: float
     history: History
-    steps: np.ndarray  # steps taken at each evaluation
-    full_loss: np.ndarray  # full-data loss at each evaluation
+    steps: np.ndarray  # steps taken at each full-data evaluation (every eval_every steps)
+    full_loss: np.ndarray  # full-data loss at each of those evaluations
     validation_loss: np.ndarray | None
-    velocity_norm: np.ndarray  # ||v|| at each evaluation (0 before the first step)
+    velocity_norm: np.ndarray  # ||v|| after every step (entry k: after k steps; 0 at k = 0)
+    full_batch: bool = False  # every step used all the data: history.loss is the full loss
+    noise_floor: float | None = None  # the true curve's loss on the data (lesson only)
+
+    @property
+    def velocity_steps(self) -> np.ndarray:
+        return np.arange(len(self.velocity_norm))
+
+    def loss_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, full-data loss) as finely as it is known: step by step for full
+        batches (the loss at the weights before step k + 1 is history.loss[k]), else at
+        the evaluations."""
+        if self.full_batch and self.history.steps:
+            return np.arange(self.history.steps), np.asarray(self.history.loss, dtype=float)
+        return self.steps, self.full_loss
 
     @property
     def effective_step(self) -> float:
@@ -62,7 +91,14 @@ class MomentumRun:
 
     @property
     def diverged(self) -> bool:
-        return self.history.diverged_at is not None
+        """The lab's rule (``verdict.diverged``): training stopped on a non-finite number,
+        or the last full-data loss is above DIVERGED_FACTOR x the first."""
+        stopped = self.history.diverged_at is not None
+        if not len(self.full_loss):
+            return stopped
+        return verdict.diverged(
+            float(self.full_loss[-1]), float(self.full_loss[0]), stopped=stopped
+        )
 
     def _last(self, values: np.ndarray) -> np.ndarray:
         count = max(2, math.ceil(len(values) * LAST_SHARE))
@@ -122,33 +158,41 @@ def run_momentum(
     backend: str = "numba",
 ) -> MomentumRun:
     """Train a fresh MLP (initial weights and batches from ``seed``) with this momentum,
-    measuring full-data loss and velocity norm every ``eval_every`` steps (clock paused)."""
+    measuring the velocity norm after every step and the full-data loss every
+    ``eval_every`` steps and after the last (clock paused)."""
     model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # momentum 1 on purpose: this experiment is about it
         optimizer = SGD(model.parameters(), lr=lr, momentum=momentum, **(sgd_options or {}))
     losses = loss_evaluator(x, y, x_val, y_val)
+    looked = [0]  # train() evaluates at step 0 and after every step: this counts them
 
     def evaluate(model: MLP) -> dict[str, float]:
-        metrics = losses(model)
-        metrics[VELOCITY_NORM] = velocity_norm(optimizer)
+        step, looked[0] = looked[0], looked[0] + 1
+        metrics = {VELOCITY_NORM: velocity_norm(optimizer)}
+        if step % eval_every == 0 or step == steps:
+            metrics |= losses(model)
         return metrics
 
-    history = train(
-        model,
-        optimizer,
-        x,
-        y,
-        batch_size=batch_size,
-        steps=steps,
-        seed=seed,
-        progress=progress,
-        desc=f"momentum {momentum:g}",
-        evaluate=evaluate,
-        eval_every=eval_every,
-        engine=engine,
-    )
-    evaluations = history.evaluations
+    with one_thread():  # untimed; the same bits, and no waiting on a busy machine
+        history = train(
+            model,
+            optimizer,
+            x,
+            y,
+            batch_size=batch_size,
+            steps=steps,
+            seed=seed,
+            progress=progress,
+            desc=f"momentum {momentum:g}",
+            evaluate=evaluate,
+            eval_every=1,
+            engine=engine,
+        )
+    if history.evaluations and FULL_LOSS not in history.evaluations[-1].metrics:
+        # Stopped early (diverged) between two loss evaluations: measure where it ended.
+        history.evaluations[-1].metrics |= losses(model)
+    evaluations = [e for e in history.evaluations if FULL_LOSS in e.metrics]
     validation = None
     if x_val is not None:
         validation = np.array([e.metrics[VALIDATION_LOSS] for e in evaluations])
@@ -159,7 +203,9 @@ def run_momentum(
         steps=np.array([e.step for e in evaluations]),
         full_loss=np.array([e.metrics[FULL_LOSS] for e in evaluations]),
         validation_loss=validation,
-        velocity_norm=np.array([e.metrics[VELOCITY_NORM] for e in evaluations]),
+        velocity_norm=np.array([e.metrics[VELOCITY_NORM] for e in history.evaluations]),
+        full_batch=batch_size >= len(x),
+        noise_floor=verdict.noise_floor(x, y),
     )
 
 
@@ -179,15 +225,22 @@ def momentum_table(runs: Sequence[MomentumRun]) -> str:
             validation = (
                 f" {run.validation_loss[-1]:>10.4f}" if run.validation_loss is not None else ""
             )
-        if run.diverged:
-            verdict = f"diverged at step {run.history.diverged_at + 1}"
+        if run.diverged and run.history.diverged_at is not None:
+            judged = f"diverged at step {run.history.diverged_at + 1}"
+        elif run.diverged:
+            judged = f"diverged (ends above {verdict.DIVERGED_FACTOR:g}x its initial loss)"
         else:
-            verdict = "settled" if run.settled else "still moving"
+            judged = "settled" if run.settled else "still moving"
+        rises = f"{run.rises:.1%}" if math.isfinite(run.rises) and run.rises < 1e4 else "huge"
         lines.append(
-            f"{run.momentum:>8g} {effective:>9} {run.full_loss[-1]:>10.4f} "
-            f"{np.min(run.full_loss):>10.4f}{validation} {run.rises:>14.1%} "
-            f"{run.velocity_ratio:>12.3f}  {verdict}"
+            f"{run.momentum:>8g} {effective:>9} {number_text(run.full_loss[-1]):>10} "
+            f"{number_text(np.min(run.full_loss)):>10}{validation} {rises:>15} "
+            f"{number_text(run.velocity_ratio, 3):>12}  {judged}"
         )
+    lines.append(
+        f"{verdict.DIVERGED_RULE}; settled = |v| ended below {SETTLED_VELOCITY_RATIO:g} of its "
+        "peak (|v| measured after every step)"
+    )
     return "\n".join(lines)
 
 
@@ -209,48 +262,62 @@ COLORS = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#d62728", "#8c564b", "#17
 
 
 def momentum_figure(runs: Sequence[MomentumRun], path: Path, *, subtitle: str = "") -> Path:
-    """Left: full-data loss against steps. Right: the velocity norm against steps."""
+    """Left: full-data loss against steps (every step for full batches). Right: the velocity
+    norm after every step. Nothing is sampled sparsely, so m = 1's fast swing cannot alias."""
     import matplotlib.pyplot as plt
 
     from .race_plots import save
 
-    fig, (loss_ax, velocity_ax) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
+    fig, (loss_ax, velocity_ax) = plt.subplots(1, 2, figsize=(11, 5.2), layout="constrained")
+    every_step = all(run.full_batch for run in runs)
     for color, run in zip(COLORS * 2, runs, strict=False):
         effective = f"{run.effective_step:.3g}" if math.isfinite(run.effective_step) else "∞"
         label = f"m = {run.momentum:g} (lr/(1−m) = {effective})"
-        finite = np.isfinite(run.full_loss)
-        loss_ax.plot(run.steps[finite], run.full_loss[finite], color=color, label=label)
+        steps, loss = run.loss_curve()
+        finite = np.isfinite(loss)
+        loss_ax.plot(steps[finite], loss[finite], color=color, linewidth=0.9, label=label)
         if run.validation_loss is not None:
+            shown = np.isfinite(run.validation_loss)
             loss_ax.plot(
-                run.steps[finite],
-                run.validation_loss[finite],
+                run.steps[shown],
+                run.validation_loss[shown],
                 color=color,
                 linestyle="--",
                 linewidth=1,
                 label=f"m = {run.momentum:g}, validation",
             )
-        if run.diverged:
+        if run.diverged and finite.any():
             loss_ax.plot(
-                run.steps[finite][-1],
-                run.full_loss[finite][-1],
+                steps[finite][-1],
+                loss[finite][-1],
                 "x",
                 color=color,
                 markersize=10,
-                label=f"m = {run.momentum:g} diverged at step {run.history.diverged_at + 1}",
+                label=f"m = {run.momentum:g} diverged",
             )
         moving = run.velocity_norm > 0  # there is no velocity before the first step
-        velocity_ax.plot(run.steps[moving], run.velocity_norm[moving], color=color, label=label)
+        velocity_ax.plot(
+            run.velocity_steps[moving], run.velocity_norm[moving], color=color, linewidth=0.9
+        )
+    verdict.draw_floor(loss_ax, runs[0].noise_floor if runs else None)
     loss_ax.set_yscale("log")
     loss_ax.set_xlabel("Step (one parameter update)")
-    loss_ax.set_ylabel("Full-data loss (MSE, log scale)")
-    loss_ax.set_title("Loss: with momentum 1 it keeps swinging")
+    loss_ax.set_ylabel(
+        "Full-data loss at every step (MSE, log scale)"
+        if every_step
+        else "Full-data loss (MSE, log scale)"
+    )
+    loss_ax.set_title(
+        "Loss" + (", every step (full batches: exact)" if every_step else ", at the evaluations"),
+        fontsize=10,
+    )
     velocity_ax.set_yscale("log")
     velocity_ax.set_xlabel("Step (one parameter update)")
-    velocity_ax.set_ylabel("Velocity norm ‖v‖ (gradient units, log scale; at m = 0, ‖g‖)")
-    velocity_ax.set_title("Velocity: m < 1 drains it, m = 1 never lets it decay")
+    velocity_ax.set_ylabel("‖v‖ after every step (log scale; m = 0: ‖g‖)")
+    velocity_ax.set_title("Velocity: m < 1 drains it, m = 1 never lets it decay", fontsize=10)
     for ax in (loss_ax, velocity_ax):
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="best")
+    fig.legend(loc="outside lower center", fontsize=8, ncol=3)
     title = "Momentum on the same problem: same lr, same initial weights, same batches"
-    fig.suptitle(f"{title}\n{subtitle}" if subtitle else title)
+    fig.suptitle(f"{title}\n{subtitle}" if subtitle else title, fontsize=11)
     return save(fig, path)

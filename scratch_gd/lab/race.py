@@ -50,6 +50,7 @@ class RegimeResult:
     model: MLP
     full_loss: float  # loss over the whole training data after training
     validation_loss: float | None = None  # loss over the held-out data, if any was held out
+    noise_floor: float | None = None  # the true curve's loss on the data (lesson only)
 
 
 # --- Measuring the loss over all the data (the lab's experiments use these too) --------------
@@ -165,8 +166,23 @@ def run_regime(
     return RegimeResult(name, config, history, model, final[FULL_LOSS], final.get(VALIDATION_LOSS))
 
 
+def number_text(value: float, digits: int = 4) -> str:
+    """A loss or rate for a table, never wider than ``digits + 6`` characters.
+
+    Fixed point with ``digits`` decimals from 0.001 up to 10^5 (losses are compared at
+    that precision), scientific notation outside that range (a blow-up to 2.3e+40 prints
+    as such, not as 41 digits), and "inf" or "nan" as they are.
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.{digits}f}"
+    return f"{value:.{max(1, digits - 2)}e}"
+
+
 def summary_table(results: list[RegimeResult]) -> str:
-    """A plain-text table: one row per regime."""
+    """A plain-text table: one row per regime, every column of bounded width."""
     with_validation = any(result.validation_loss is not None for result in results)
     header = (
         f"{'regime':<18} {'batch':>6} {'momentum':>8} {'steps':>6} {'steps/s':>9} "
@@ -177,16 +193,18 @@ def summary_table(results: list[RegimeResult]) -> str:
     lines = [header, "-" * len(header)]
     for result in results:
         history = result.history
-        last = f"{history.loss[-1]:.4f}" if history.steps else "-"
+        last = number_text(history.loss[-1]) if history.steps else "-"
         validation = (
-            f" {result.validation_loss:>15.4f}"
+            f" {number_text(result.validation_loss):>15}"
             if result.validation_loss is not None
             else (f" {'-':>15}" if with_validation else "")
         )
+        rate = history.steps_per_second
+        rate_text = f"{rate:.0f}" if math.isfinite(rate) and rate < 1e9 else number_text(rate, 2)
         lines.append(
-            f"{result.name:<18} {history.batch_size:>6} {result.config.momentum:>8g} "
-            f"{history.steps:>6} {history.steps_per_second:>9.0f} {last:>15} "
-            f"{result.full_loss:>14.4f}{validation} "
+            f"{result.name[:18]:<18} {history.batch_size:>6} {result.config.momentum:>8g} "
+            f"{history.steps:>6} {rate_text:>9} {last:>15} "
+            f"{number_text(result.full_loss):>14}{validation} "
             f"{int(history.samples_seen[-1]) if history.steps else 0:>12} {history.epochs:>8.2f}"
         )
     return "\n".join(lines)

@@ -51,7 +51,9 @@ from ..reference.mlp import MLP
 from ..reference.sgd import SGD
 from ..run.history import Evaluation, History
 from ..run.train import train
+from . import verdict
 from .race import FULL_LOSS, VALIDATION_LOSS, full_data_loss, loss_evaluator
+from .threads import one_thread
 
 if TYPE_CHECKING:  # only for type hints: matplotlib loads when a figure is drawn
     import matplotlib.pyplot as plt
@@ -157,7 +159,14 @@ def segment_seed(seed: int, batch_size: int, segment: int) -> int:
     return int(np.random.SeedSequence([seed, batch_size, segment]).generate_state(1)[0])
 
 
-def race(
+def race(x: np.ndarray, y: np.ndarray, **settings) -> Race:
+    """``_race`` on one Numba thread: untimed, the same bits on any number of threads, and
+    no waiting for a second thread on a busy machine (``threads.one_thread``)."""
+    with one_thread():
+        return _race(x, y, **settings)
+
+
+def _race(
     x: np.ndarray,
     y: np.ndarray,
     *,
@@ -177,7 +186,9 @@ def race(
 ) -> Race:
     """Train one network per learning rate at this batch size, in rounds up to each
     checkpoint; stop once a run reaches ``target`` (never, if it is None) or at
-    ``max_steps``. A run whose loss or weights stop being finite drops out."""
+    ``max_steps``. A run whose loss or weights stop being finite drops out; one that ends
+    above ``verdict.DIVERGED_FACTOR`` times the initial loss is marked diverged too (the
+    lab's one rule), at its last checkpoint."""
     evaluate = loss_evaluator(x, y, x_val, y_val)
     runs = [LrRun(lr) for lr in lrs]
     live = {  # index of a run still in the race -> its model and optimiser
@@ -192,6 +203,7 @@ def race(
         )
         for index, run in enumerate(runs)
     }
+    initial = full_data_loss(next(iter(live.values()))[0], x, y) if live else math.inf
     done = 0
     for segment, end in enumerate(checkpoints(max_steps)):
         for index in list(live):
@@ -227,6 +239,13 @@ def race(
         reached = target is not None and any(runs[index].full_loss[-1] <= target for index in live)
         if reached or not live:
             break
+    for run in runs:  # the lab's rule: ending far above the start is diverging too
+        if (
+            run.diverged_at is None
+            and run.full_loss
+            and verdict.diverged(run.full_loss[-1], initial)
+        ):
+            run.diverged_at = run.steps[-1]
     return Race(batch_size, runs, len(x))
 
 
@@ -321,6 +340,7 @@ class SweepResult:
     lrs: list[float]
     momentum: float
     max_steps: int
+    noise_floor: float | None = None  # the true curve's loss on the data (lesson only)
 
 
 def summarise(race_result: Race, target: float, timing: dict) -> BatchResult:
@@ -460,7 +480,8 @@ def sweep_batch_sizes(
                 **settings,
             )
         results.append(summarise(races[batch_size], target, timing))
-    return SweepResult(target, note, results, n, list(lrs), momentum, max_steps)
+    floor = verdict.noise_floor(x, y)
+    return SweepResult(target, note, results, n, list(lrs), momentum, max_steps, floor)
 
 
 def winner_history(result: BatchResult, target: float) -> History | None:
@@ -533,43 +554,44 @@ def sweep_table(sweep: SweepResult) -> str:
 
 
 def sweep_figure(sweep: SweepResult, path: Path, *, subtitle: str = "") -> Path:
-    """Four panels: the winners' loss curves against samples seen, then steps, samples and
-    seconds to the target against batch size (log-log), unreached batch sizes marked."""
+    """Three panels: the loss curves of some batch sizes' winning runs against samples
+    seen, then steps and samples to the target against batch size (log-log), with the
+    perfect-scaling line to compare and unreached batch sizes marked.
+
+    Seconds are left out of the figure: at a few milliseconds per run they mostly
+    measure the machine's hiccups (the table has them)."""
     import matplotlib.pyplot as plt
 
     from .race_plots import save
 
-    fig, axes = plt.subplots(2, 2, figsize=(13, 10), layout="constrained")
-    _curves_panel(axes[0, 0], sweep)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), layout="constrained")
+    _curves_panel(axes[0], sweep)
     panels = (
-        (
-            axes[0, 1],
-            "steps",
-            "Steps to target (log scale)",
-            "Steps: fall with batch size, then stop falling",
-        ),
-        (
-            axes[1, 0],
-            "samples",
-            "Samples to target (count, log scale)",
-            "Samples: flat while scaling is perfect, then climb",
-        ),
-        (
-            axes[1, 1],
-            "seconds",
-            "Seconds to target (wall clock, log scale)",
-            "Seconds: where larger batches stop paying",
-        ),
+        (axes[1], "steps", "Steps to target (log scale)", "Steps to the target"),
+        (axes[2], "samples", "Samples to target (count, log scale)", "Samples to the target"),
     )
     for ax, name, ylabel, title in panels:
         _cost_panel(ax, sweep, name)
         ax.set_ylabel(ylabel)
-        ax.set_title(title)
-    for ax in axes.ravel():
+        ax.set_title(f"{title} (dotted: perfect scaling)", fontsize=10)
+    for ax in axes:
         ax.grid(alpha=0.3, which="both")
     title = f"Batch size sweep: the cost of reaching full-data loss {sweep.target:.3g}"
-    fig.suptitle(f"{title}\n{subtitle}" if subtitle else title)
+    fig.suptitle(f"{title}\n{subtitle}" if subtitle else title, fontsize=11)
     return save(fig, path)
+
+
+CURVE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#17becf"]
+CURVE_STYLES = ["-", "--", "-.", ":"]
+MAX_CURVES = 4  # more noisy curves than this on one panel cannot be told apart
+
+
+def shown_sizes(sizes: list[int], most: int = MAX_CURVES) -> list[int]:
+    """At most ``most`` batch sizes, spread evenly over the list, first and last kept."""
+    if len(sizes) <= most:
+        return list(sizes)
+    picks = np.unique(np.round(np.linspace(0, len(sizes) - 1, most)).astype(int))
+    return [sizes[k] for k in picks]
 
 
 def tick_sizes(sizes: list[int]) -> list[int]:
@@ -581,43 +603,45 @@ def tick_sizes(sizes: list[int]) -> list[int]:
 
 
 def _curves_panel(ax: plt.Axes, sweep: SweepResult) -> None:
-    """Full-data loss against samples seen: each batch size's winning run up to the target
-    (solid), or, where none reached it, its lowest run (dashed). Colour = batch size."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
-
-    results = sweep.results
-    sizes = [r.batch_size for r in results]
-    norm = LogNorm(vmin=min(sizes), vmax=max(max(sizes), min(sizes) + 1))
-    cmap = plt.get_cmap("viridis")
-    for result in results:
+    """Full-data loss against samples seen for a few batch sizes (``shown_sizes``): each
+    one's winning run up to the target, or, where none reached it, its lowest run
+    (thinner, marked "not reached"). Each has its own colour, line style and legend entry."""
+    results = {r.batch_size: r for r in sweep.results}
+    shown = shown_sizes(list(results))
+    for k, size in enumerate(shown):
+        result = results[size]
         winner = result.race.winner(sweep.target)
         if winner is not None:
             run, hit = winner
-            style = "-"
+            note = f", lr {run.lr:g}"
         else:
             tried = [run for run in result.race.runs if run.full_loss]
             if not tried:
                 continue
             run = min(tried, key=lambda r: min(r.full_loss))
-            hit, style = len(run.steps) - 1, "--"
+            hit, note = len(run.steps) - 1, ", not reached"
         samples = np.array(run.steps[: hit + 1]) * result.batch_size
-        color = cmap(norm(result.batch_size))
-        ax.plot(samples, run.full_loss[: hit + 1], style, color=color, linewidth=1.2)
-    ax.axhline(sweep.target, color="black", linestyle="--", label=f"target {sweep.target:.3g}")
-    if any(not r.reached for r in results):
-        ax.plot([], [], "--", color="0.5", label="did not reach it: best learning rate")
-    colorbar = ax.figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.01)
-    colorbar.set_label("Batch size (samples per step)")
-    ticks = tick_sizes(sizes)
-    colorbar.set_ticks(ticks, labels=[str(size) for size in ticks])
-    colorbar.minorticks_off()
+        ax.plot(
+            samples,
+            run.full_loss[: hit + 1],
+            CURVE_STYLES[k % len(CURVE_STYLES)],
+            color=CURVE_COLORS[k % len(CURVE_COLORS)],
+            linewidth=1.6,
+            label=f"batch {size}{note}",
+        )
+    ax.axhline(sweep.target, color="0.3", linewidth=1.0, label=f"target {sweep.target:.3g}")
+    verdict.draw_floor(ax, sweep.noise_floor)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("Samples seen (count, log scale)")
     ax.set_ylabel("Full-data loss (MSE, log scale)")
-    ax.set_title("Each batch size's winning run, up to the target")
-    ax.legend(fontsize=8, loc="lower left")
+    left_out = len(results) - len(shown)
+    ax.set_title(
+        "Winning runs, up to the target"
+        + (f" ({len(shown)} of {len(results)} batch sizes)" if left_out else ""),
+        fontsize=10,
+    )
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
 
 
 def _cost_panel(ax: plt.Axes, sweep: SweepResult, name: str) -> None:
@@ -654,7 +678,7 @@ def _cost_panel(ax: plt.Axes, sweep: SweepResult, name: str) -> None:
             )
     ax.set_xscale("log", base=2)
     ticks = tick_sizes([r.batch_size for r in results])
-    ax.set_xticks(ticks, [str(size) for size in ticks], minor=False)
+    ax.set_xticks(ticks, [str(size) for size in ticks], minor=False, rotation=45)
     ax.minorticks_off()
     if reached or (missed and name != "seconds"):
         ax.set_yscale("log")

@@ -34,7 +34,7 @@ Everything here returns numbers; ``fair_plots`` draws them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,7 +54,9 @@ SWEEP_TAIL = 0.2  # ... fifth of its steps
 
 
 class NoStableLearningRate(ValueError):
-    """Every candidate learning rate diverged for some regime."""
+    """Every candidate learning rate diverged for some regime (``run_fair`` sets ``sweep``)."""
+
+    sweep: list[SweepPoint]
 
 
 @dataclass
@@ -271,16 +273,28 @@ def run_fair(
     settings: FairSettings,
     *,
     progress: bool = False,
+    on_sweep: Callable[[list[SweepPoint], dict[str, SweepPoint]], None] | None = None,
 ) -> FairResult:
     """The whole fair comparison: sweep, choose, race.
 
-    Raises ``NoStableLearningRate`` if a regime has no usable learning rate, and
-    ``KeyboardInterrupt`` on Ctrl-C during the sweep; Ctrl-C during the race returns the
-    seeds finished so far, with ``interrupted`` set.
+    ``on_sweep(sweep, chosen)``, if given, runs between the sweep and the race (the command
+    prints the sweep there). Raises ``NoStableLearningRate`` (its ``sweep`` attribute holds
+    the sweep) if a regime has no usable learning rate, and ``KeyboardInterrupt`` on Ctrl-C
+    during the sweep; Ctrl-C during the race returns the seeds finished so far, with
+    ``interrupted`` set.
     """
     sweep = sweep_learning_rates(dataset, regimes, settings, progress=progress)
-    chosen = choose_learning_rates(sweep)
-    runs, interrupted = race(dataset, chosen, settings, progress=progress)
+    try:
+        chosen = choose_learning_rates(sweep)
+    except NoStableLearningRate as error:
+        error.sweep = sweep
+        raise
+    if on_sweep is not None:
+        on_sweep(sweep, chosen)
+    try:
+        runs, interrupted = race(dataset, chosen, settings, progress=progress)
+    except KeyboardInterrupt:  # between two runs: nothing of the current seed is kept
+        runs, interrupted = {regime: [] for regime in chosen}, True
     seeds = settings.seeds[: len(next(iter(runs.values())))]
     return FairResult(sweep, chosen, runs, settings, seeds, interrupted)
 

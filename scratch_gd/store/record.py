@@ -253,6 +253,15 @@ def write_run_record(
     return [atomic_write_text(path, text) for path, text in texts.items()]
 
 
+def record_figures(path: str | Path, figures: list[Path]) -> Path:
+    """Add the names of ``figures`` to the JSON record at ``path`` (written before them, so
+    the record survives when a figure cannot be written)."""
+    path = Path(path)
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["figures"] = [Path(figure).name for figure in figures]
+    return atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+
+
 def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Read a history or evaluations CSV back: ``{run: {column: array}}``.
 

@@ -315,7 +315,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target",
         metavar="COLUMN",
-        help="CSV only: the column to predict, by header name or 0-based index (-1 = last)",
+        help="CSV only: the column to predict, by header name or 0-based index (-1 = last); "
+        "no default, a CSV needs it",
     )
     parser.add_argument(
         "--n",

@@ -100,7 +100,13 @@ def finish(
 ) -> int:
     """Write ``tables`` (file name -> CSV text) and the run record, then draw ``figures``
     (a function returning the paths it wrote); print what was written; return ``code``,
-    or 128 + N if signal N stopped the run."""
+    or 128 + N if signal N stopped the run.
+
+    A stop that arrived during training leaves the figures to be drawn (of the steps
+    done); one that arrives while the records are written skips them; one during the
+    figures discards the figure being written.
+    """
+    stopped_before = stopped_by()  # a stop during training still gets its figures, like Ctrl-C
     with whole_files():
         written = [atomic_write_text(out / name, text) for name, text in (tables or {}).items()]
         written += write_run_record(
@@ -113,7 +119,7 @@ def finish(
             results=results,
         )
     drawn: list[Path] = []
-    if figures is not None and stopped_by() is None:
+    if figures is not None and stopped_by() == stopped_before:  # no stop while writing
         drawn = figures()
         with whole_files():
             record_figures(out / f"{command}.json", drawn)

@@ -224,11 +224,11 @@ def write_run_record(
 ) -> list[Path]:
     """Write ``out/<command>.json`` (and the history CSVs when histories are given).
 
-    Every file is written atomically. Returns the paths written, JSON first.
+    Every file is written atomically. Returns the paths written, JSON first. ``out`` must
+    exist: a folder deleted during a run is an ``OutputError``, not silently made again.
     """
     check_command_name(command)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     histories = histories or {}
     record = {
         "command": command,

@@ -15,13 +15,13 @@ from scratch_gd.cli.arguments import add_data_arguments, dataset_from_args
 from scratch_gd.cli.main import CleanParser
 from scratch_gd.reference.data import lesson_data
 from scratch_gd.store import datasets
-from scratch_gd.store.files import TooLarge, read_bounded
 from scratch_gd.store.datasets import (
     DataError,
     Dataset,
     DataWarning,
     load_dataset,
 )
+from scratch_gd.store.files import TooLarge, read_bounded
 
 
 def write_csv(tmp_path: Path, text: str | bytes, name: str = "data.csv") -> Path:

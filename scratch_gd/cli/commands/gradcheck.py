@@ -86,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=non_negative_float,
         metavar="M",
         help="instead of watching every nudge for a ReLU flipping, skip the samples with a "
-        "pre-activation within M of 0; 0 skips none, to see what kinks do",
+        "pre-activation within M of 0; 0 skips none, to see what kinks do (default: none "
+        "skipped, every nudge watched)",
     )
     parser.add_argument(
         "--out", type=Path, help="folder for gradcheck.csv and gradcheck.json (default: none)"

@@ -289,8 +289,10 @@ def test_many_warnings_of_one_kind_are_one_line(monkeypatch, capsys):
     from scratch_gd.cli.commands import compare
 
     def overflowing(args, parser):
-        for _ in range(6):  # what a plot of data beyond float32 used to print
-            warnings.warn("overflow encountered in multiply", RuntimeWarning, stacklevel=1)
+        for line in range(6):  # what a plot of data beyond float32 printed: 6 places, 6 lines
+            warnings.warn_explicit(
+                "overflow encountered in multiply", RuntimeWarning, "transforms.py", line
+            )
         return exit_codes.OK
 
     monkeypatch.setattr(compare, "run", overflowing)

@@ -19,8 +19,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import numpy as np
 
 from ..run.history import History
 from ..store.files import atomic_write_text
@@ -120,7 +123,11 @@ def finish(
         )
     drawn: list[Path] = []
     if figures is not None and stopped_by() == stopped_before:  # no stop while writing
-        drawn = figures()
+        # Numbers are checked and reported before this point (divergence, data warnings);
+        # NumPy's and matplotlib's own warnings while drawing them would only repeat that.
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            drawn = figures()
         with whole_files():
             record_figures(out / f"{command}.json", drawn)
     names = [path.name for path in [*drawn, *written]]

@@ -448,6 +448,7 @@ def _standardised_split(
                 f"{mean[column]:.3g}, std {std[column]:.3g}) to standardise in {dtype.name}; "
                 "rescale that column or drop the row"
             )
+    _warn_beyond_dtype(where, names, table, dtype)
     split = f"{len(train)} train / {n_val} validation" if n_val else f"{len(train)} samples"
     features = [names[c] for c in feature_columns]
     return Dataset(
@@ -467,6 +468,23 @@ def _standardised_split(
         y_mean=mean[[target_index]],
         y_std=std[[target_index]],
     )
+
+
+def _warn_beyond_dtype(where: str, names: list[str], table: np.ndarray, dtype: np.dtype) -> None:
+    """One warning, ours, for columns whose raw values ``dtype`` cannot hold: training is
+    fine (it sees standardised values), but anything shown in the column's own units is not."""
+    beyond = np.nonzero(np.abs(table).max(axis=0) > np.finfo(dtype).max)[0]
+    if len(beyond):
+        listed = ", ".join(repr(names[c]) for c in beyond[:3]) + (
+            ", ..." if len(beyond) > 3 else ""
+        )
+        warnings.warn(
+            f"{where}: column(s) {listed} hold values beyond {dtype.name}'s range "
+            f"(+-{np.finfo(dtype).max:.3g}); training sees them standardised, but figures in "
+            "their own units may be empty: rescale them or use --dtype float64",
+            DataWarning,
+            stacklevel=4,
+        )
 
 
 def _training_statistics(

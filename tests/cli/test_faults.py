@@ -374,3 +374,14 @@ def test_compare_without_out_writes_to_runs_compare(tmp_path, monkeypatch, capsy
     assert (tmp_path / "runs" / "compare" / "compare.json").exists()
     assert not (tmp_path / "plots").exists()
     capsys.readouterr()
+
+
+def test_data_beyond_float32_gets_one_warning_of_ours_and_no_numpy_ones(tmp_path, capsys):
+    csv = tmp_path / "far.csv"
+    csv.write_text("a,y\n" + "".join(f"{k}e39,{k % 3}\n" for k in range(1, 11)))
+    argv = ["compare", "--data", str(csv), "--target", "y", "--steps", "3", "--batch-sizes",
+            "all", "--momenta", "0", "--no-progress", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == exit_codes.OK
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("scratch_gd: warning:") and len(err.splitlines()) == 1, err
+    assert "beyond float32's range" in err and "overflow" not in err

@@ -58,6 +58,11 @@ PRESETS: dict[str, dict[str, object]] = {
     "lesson": dict(lr=1e-4, batch_sizes=[-1, 1, 128], momenta=[1.0, 0.0, 1.0], steps=1000),
     "modern": dict(lr=1e-3, batch_sizes=[-1, 1, 128], momenta=[0.9, 0.9, 0.9], steps=1000),
 }
+PRESET_NOTES = {
+    "lesson": "the lesson's own",
+    "modern": "ten times the lesson's lr, and Stochastic gets momentum 0.9 too, which does not "
+    "settle at batch 1",
+}
 # The fair race: every regime gets the same momentum, so momentum is not what differs.
 FAIR = dict(batch_sizes=[-1, 1, 128], momentum=fair.FAIR_MOMENTUM, steps=fair.DEFAULT_STEPS)
 FAIR_ONLY_FLAGS = {
@@ -75,7 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(PRESETS),
         default=None,
         help="named settings, flags given explicitly override them (default lesson): "
-        + "; ".join(f"{name}: {preset_text(preset)}" for name, preset in PRESETS.items()),
+        + "; ".join(
+            f"{name}: {preset_text(preset)} ({PRESET_NOTES[name]})"
+            for name, preset in PRESETS.items()
+        ),
     )
     parser.add_argument(
         "--steps",

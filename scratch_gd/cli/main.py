@@ -14,6 +14,7 @@ import sys
 import warnings
 from typing import IO
 
+from ..store.files import OutputError
 from . import exit_codes, finish
 from .arguments import DefaultsHelpFormatter, one_line
 from .commands import COMMANDS
@@ -148,8 +149,9 @@ def _main(argv: list[str] | None) -> int:
             return finish.stop_code()
         except OSError as error:  # full disk, read-only or vanished folder, ...
             where = f"{error.filename}: " if error.filename else ""
+            what = "cannot write" if isinstance(error, OutputError) else "I/O error on"
             print(
-                f"{name}: cannot write {one_line(where)}{error.strerror or error}; "
+                f"{name}: {what} {one_line(where)}{error.strerror or error}; "
                 "the files written before it are whole and no temporary file is left",
                 file=sys.stderr,
             )

@@ -385,3 +385,14 @@ def test_data_beyond_float32_gets_one_warning_of_ours_and_no_numpy_ones(tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("scratch_gd: warning:") and len(err.splitlines()) == 1, err
     assert "beyond float32's range" in err and "overflow" not in err
+
+
+def test_the_robustness_page_names_only_tests_that_exist():
+    page = (ROOT / "docs" / "robustness.md").read_text()
+    named = set(re.findall(r"`(test_\w+)`", page))
+    defined = {
+        name
+        for path in (ROOT / "tests").rglob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)", path.read_text(), re.MULTILINE)
+    }
+    assert len(named) > 20 and named <= defined, sorted(named - defined)

@@ -54,6 +54,14 @@ def _as_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _at_most_max_count(value: int) -> int:
     if value > MAX_COUNT:
         raise argparse.ArgumentTypeError(f"{value} is too large; the most allowed is {MAX_COUNT:,}")
@@ -199,6 +207,10 @@ def momentum_list(text: str) -> list[float]:
         try:
             values.append(momentum(item))
         except argparse.ArgumentTypeError:
+            if not _is_number(item):
+                raise argparse.ArgumentTypeError(
+                    f"{text!r}: {item.strip()!r} is not a number"
+                ) from None
             raise argparse.ArgumentTypeError(
                 f"{text!r}: {item.strip()!r} is not a momentum; each must be a finite number "
                 ">= 0 and <= 1 (above 1 the velocity grows without bound)"

@@ -124,14 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     is dropped, not fatal: the run's files are still written.
     """
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = (None if s is None else ClosedPipeSafe(s) for s in streams)
+    # A stream closed before start (`2>&-`) is None: give it /dev/null, so neither print
+    # nor the progress bar has to know.
+    opened = [open(os.devnull, "w") for stream in streams if stream is None]
+    spare = iter(opened)
+    sys.stdout, sys.stderr = (ClosedPipeSafe(s if s is not None else next(spare)) for s in streams)
     try:
         return _main(argv)
     finally:
         for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
+            stream.flush()
         sys.stdout, sys.stderr = streams
+        for file in opened:
+            file.close()
 
 
 def _main(argv: list[str] | None) -> int:

@@ -396,3 +396,14 @@ def test_the_robustness_page_names_only_tests_that_exist():
         for name in re.findall(r"^def (test_\w+)", path.read_text(), re.MULTILINE)
     }
     assert len(named) > 20 and named <= defined, sorted(named - defined)
+
+
+def test_a_stderr_closed_before_start_does_not_stop_the_progress_bar(
+    tmp_path, monkeypatch, capsys, no_rendering
+):
+    monkeypatch.setattr(sys, "stderr", None)  # what `2>&-` gives Python
+    out = tmp_path / "out"
+    argv = ["compare", "--n", "64", "--steps", "3", "--batch-sizes", "all", "--momenta", "0"]
+    assert main([*argv, "--out", str(out)]) == exit_codes.OK  # the bar is on
+    assert (out / "compare.json").exists() and sys.stderr is None
+    capsys.readouterr()

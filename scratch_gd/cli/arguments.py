@@ -517,32 +517,34 @@ def check_memory(
     steps: int,
     runs: int,
     dtype: str,
-    extra: tuple[str, int] = ("", 0),
+    extra: tuple[str, str, int] = ("", "", 0),
 ) -> None:
     """Stop with one line if the arrays of this request would not fit in this machine.
 
     A rough sum of what a run holds at once: the data and a full-data evaluation's
     activations (``n`` rows through every layer), the parameters with their gradients and
     velocities, a batch's activations and gradients, and a ``History`` of ``steps`` steps
-    (3 numbers of 8 bytes per step) for each of ``runs`` runs kept. ``extra`` adds a named
-    amount, e.g. noise's sampled batches. The message names the flags that set the biggest
-    part, so the user knows what to lower.
+    (3 numbers of 8 bytes per step) for each of ``runs`` runs kept. ``extra`` adds
+    (flag, what, bytes), e.g. noise's sampled batches. The message names the flag that sets
+    the biggest part, so the user knows what to lower.
     """
     itemsize = np.dtype(dtype).itemsize
     width = sum(sizes)
     parameters = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    # flag to lower -> (what it sets, bytes)
     parts = {
-        "--n or --data (the data and one pass over it)": 2 * n * width * itemsize,
-        "--hidden (the parameters)": 3 * parameters * itemsize,
-        "the batch size and --hidden (one step's activations)": 3 * batch * width * itemsize,
-        "--steps (the loss history)": 24 * steps * runs,
+        "--n": ("the data (or the rows of --data) and one pass over it", 2 * n * width * itemsize),
+        "--hidden": ("the parameters", 3 * parameters * itemsize),
+        "--batch-size": ("one step's activations", 3 * batch * width * itemsize),
+        "--steps": ("the loss histories", 24 * steps * runs),
     }
     if extra[1]:
-        parts[extra[0]] = extra[1]
-    needed, available = sum(parts.values()), memory_bytes()
+        parts[extra[0]] = (extra[1], extra[2])
+    needed, available = sum(size for _, size in parts.values()), memory_bytes()
     if needed > available:
-        biggest = max(parts, key=parts.__getitem__)
+        flag = max(parts, key=lambda name: parts[name][1])
         parser.error(
-            f"this run would need about {needed / 2**30:,.1f} GiB of memory, but this machine "
-            f"has {available / 2**30:,.1f} GiB; most of it for {biggest}: lower it"
+            f"argument {flag}: this run would need about {needed / 2**30:,.1f} GiB of memory, "
+            f"but this machine has {available / 2**30:,.1f} GiB; most of it for "
+            f"{parts[flag][0]}: lower {flag}"
         )

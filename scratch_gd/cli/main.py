@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     streams = sys.stdout, sys.stderr
     # A stream closed before start (`2>&-`) is None: give it /dev/null, so neither print
     # nor the progress bar has to know.
-    opened = [open(os.devnull, "w") for stream in streams if stream is None]
+    opened = [open(os.devnull, "w") for stream in streams if stream is None]  # noqa: SIM115
     spare = iter(opened)
     sys.stdout, sys.stderr = (ClosedPipeSafe(s if s is not None else next(spare)) for s in streams)
     try:

@@ -256,21 +256,21 @@ def test_an_oversized_value_is_refused_before_any_work(tmp_path, capsys, argv):
 
 
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "flag"),
     [
-        ["compare", "--steps", "2000000000"],
-        ["compare", "--n", "2000000000"],
-        ["compare", "--hidden", "100000,100000"],
-        ["compare", "--fair", "--seeds", "2000000000"],
-        ["noise", "--draws", "2000000000"],
-        ["lr-grid", "--steps", "2000000000"],
-        ["momentum", "--steps", "2000000000"],
-        ["sweep-batch", "--max-steps", "2000000000"],
+        (["compare", "--steps", "2000000000"], "--steps"),
+        (["compare", "--n", "2000000000"], "--n"),
+        (["compare", "--hidden", "100000,100000"], "--hidden"),
+        (["compare", "--fair", "--seeds", "2000000000"], "--steps"),  # histories of each seed
+        (["noise", "--draws", "2000000000"], "--draws"),
+        (["lr-grid", "--steps", "2000000000"], "--steps"),
+        (["momentum", "--steps", "2000000000"], "--steps"),
+        (["sweep-batch", "--max-steps", "2000000000"], "--steps"),
     ],
-    ids=" ".join,
+    ids=lambda value: " ".join(value) if isinstance(value, list) else value,
 )
 def test_a_request_that_cannot_fit_in_memory_is_refused_with_the_size_it_needs(
-    tmp_path, monkeypatch, capsys, argv
+    tmp_path, monkeypatch, capsys, argv, flag
 ):
     monkeypatch.setattr(arguments_module, "memory_bytes", lambda: 2**30)  # a 1 GiB machine
     out = tmp_path / "out"
@@ -279,6 +279,7 @@ def test_a_request_that_cannot_fit_in_memory_is_refused_with_the_size_it_needs(
     assert exit_info.value.code == exit_codes.USAGE
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "GiB of memory" in err and "1.0 GiB" in err, err
+    assert f"argument {flag}: " in err and f"lower {flag}" in err  # the flag to lower
     assert not out.exists()
 
 

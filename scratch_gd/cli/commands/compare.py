@@ -276,7 +276,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             steps=max(args.steps, args.sweep_steps or 0),
             runs=len(regimes) * (seeds + 1),
             dtype=args.dtype,
-            extra=("--seeds (the list of seeds)", 64 * seeds),
+            extra=("--seeds", "the list of seeds", 64 * seeds),
         )
         out = prepare_output(args.out, parser)
         return run_fair_race(args, dataset, regimes, sizes, options, out, started)

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         runs=1,
         dtype=args.dtype,
         # each batch size draws --draws batches of indices at once, with and without replacement
-        extra=("--draws (the batches drawn)", 2 * 8 * args.draws * max(batch_sizes)),
+        extra=("--draws", "the batches drawn", 2 * 8 * args.draws * max(batch_sizes)),
     )
     x, y = dataset.x_train, dataset.y_train
     # Checks first: a usage error must not leave an empty output folder behind.

@@ -35,11 +35,12 @@ from typing import Any
 import numpy as np
 
 from ..run.history import History
-from .files import atomic_write_text
+from .files import TooLarge, atomic_write_text, read_bounded
 
 HISTORY_COLUMNS = ("run", "step", "loss", "samples_seen", "seconds")
 EVALUATION_COLUMNS = ("run", "step", "samples_seen", "seconds")
 INTEGER_COLUMNS = frozenset({"step", "samples_seen"})
+MAX_HISTORY_BYTES = 1024 * 1024 * 1024  # read_history_csv reads no more than this
 ALWAYS_VERSIONED = ("numpy", "numba", "matplotlib", "tqdm", "scratch_gd")
 VERSIONED_IF_IMPORTED = {"torch": "torch", "sklearn": "scikit-learn"}  # module -> distribution
 
@@ -269,7 +270,13 @@ def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     (an empty cell, a metric that run did not measure, as NaN). Runs keep file order.
     """
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as file:
+    try:  # count the bytes read: a pipe or device says its size is 0 and may never end
+        text = read_bounded(path, MAX_HISTORY_BYTES).decode("utf-8")
+    except TooLarge:
+        raise ValueError(
+            f"{path} is larger than {MAX_HISTORY_BYTES // 2**20} MB; not a run history CSV"
+        ) from None
+    with io.StringIO(text, newline="") as file:
         reader = csv.reader(file)
         header = next(reader, None)
         if not header or header[0] != "run":

@@ -408,3 +408,25 @@ def test_a_stderr_closed_before_start_does_not_stop_the_progress_bar(
     assert main([*argv, "--out", str(out)]) == exit_codes.OK  # the bar is on
     assert (out / "compare.json").exists() and sys.stderr is None
     capsys.readouterr()
+
+
+def test_momentum_interrupted_writes_the_runs_that_finished(tmp_path, monkeypatch, capsys):
+    from scratch_gd.lab import momentum
+
+    real = momentum.run_momentum
+    calls = []
+
+    def stopped_on_the_second(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls.append(result)
+        result.history.interrupted = len(calls) == 2  # as Ctrl-C/SIGTERM mid-run leaves it
+        return result
+
+    monkeypatch.setattr(momentum, "run_momentum", stopped_on_the_second)
+    monkeypatch.setattr(momentum, "momentum_figure", lambda runs, path, subtitle="": path)
+    argv = ["momentum", "--momenta", "0,0.5,0.9", "--steps", "10", "--n", "64",
+            "--no-progress", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == exit_codes.INTERRUPTED
+    record = json.loads((tmp_path / "momentum.json").read_text())
+    assert list(record["results"]) == ["momentum 0"]
+    assert "writing the 1 run(s) that finished" in capsys.readouterr().err

@@ -115,11 +115,17 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 raise KeyboardInterrupt
             runs.append(run_result)
     except KeyboardInterrupt:
-        print("momentum: interrupted; nothing written", file=sys.stderr)
-        return exit_codes.INTERRUPTED
+        # A stop keeps the momenta that finished: they are what was computed.
+        if not runs:
+            print("momentum: interrupted before any run finished; nothing written", file=sys.stderr)
+            return exit_codes.INTERRUPTED
+        print(
+            f"momentum: interrupted; writing the {len(runs)} run(s) that finished",
+            file=sys.stderr,
+        )
     trained = time.perf_counter() - started
     print(momentum.momentum_table(runs))
-    print(momentum.effective_step_note(args.lr, args.momenta))
+    print(momentum.effective_step_note(args.lr, [r.momentum for r in runs]))
     subtitle = f"{dataset.description}; lr {args.lr:g}, batch {batch}, {args.steps} steps"
     config = {
         **engine_config(args),
@@ -155,6 +161,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 file=sys.stderr,
             )
             code = exit_codes.DIVERGED
+    if len(runs) < len(args.momenta):
+        code = exit_codes.INTERRUPTED
     return finish(
         out,
         "momentum",

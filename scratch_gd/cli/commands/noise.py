@@ -163,6 +163,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         histories=histories,
         results=record,
         tables={"noise.csv": table_csv(results)},
+        code=exit_codes.INTERRUPTED
+        if any(h.interrupted for h in histories.values())
+        else exit_codes.OK,
         figures=lambda: [
             noise.noise_figure(results, out / "noise.png", subtitle=dataset.description)
         ],
@@ -206,8 +209,13 @@ def measure(
         desc="training",
         engine=args.engine,
     )
-    if history.interrupted:
-        raise KeyboardInterrupt
+    if history.interrupted:  # a stop keeps what was measured: the initial weights' noise
+        print(
+            f"noise: training interrupted at step {history.steps}; writing the measurement at "
+            "the initial weights",
+            file=sys.stderr,
+        )
+        return results, {f"interrupted after {history.steps} steps": history}
     label = f"after {args.train_steps} steps"
     if history.diverged_at is not None:
         print(

@@ -163,13 +163,20 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         histories=histories,
         results=record,
         tables={"noise.csv": table_csv(results)},
-        code=exit_codes.INTERRUPTED
-        if any(h.interrupted for h in histories.values())
-        else exit_codes.OK,
+        code=outcome_code(histories),
         figures=lambda: [
             noise.noise_figure(results, out / "noise.png", subtitle=dataset.description)
         ],
     )
+
+
+def outcome_code(histories: dict[str, History]) -> int:
+    """Interrupted (130), else diverged (3), else OK, from the training run (if any)."""
+    if any(history.interrupted for history in histories.values()):
+        return exit_codes.INTERRUPTED
+    if any(history.diverged_at is not None for history in histories.values()):
+        return exit_codes.DIVERGED
+    return exit_codes.OK
 
 
 def measure(

@@ -80,8 +80,12 @@ def _mode_for(path: Path) -> int:
 
 
 def _lock(file: IO[bytes]) -> None:
-    if fcntl is not None:
+    if fcntl is None:
+        return
+    try:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        pass  # a file system without locks (some network ones): the write still goes on
 
 
 def _fsync_folder(folder: Path) -> None:

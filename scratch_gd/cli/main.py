@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import warnings
 from typing import IO
@@ -168,6 +169,6 @@ def _main(argv: list[str] | None) -> int:
 
 def _stop_name() -> str:
     received = finish.stopped_by()
-    if received is None or received == 2:
+    if received is None or received == signal.SIGINT:
         return "interrupted (Ctrl-C)"
-    return f"interrupted ({finish.signal.Signals(received).name})"
+    return f"interrupted ({signal.Signals(received).name})"

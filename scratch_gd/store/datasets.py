@@ -310,8 +310,10 @@ def _csv_rows(path: str | Path, text: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def _check_header(path: str | Path, row: int, names: list[str]) -> None:
+    # A tab is never part of a name; a semicolon may be, unless it is all one "column".
     for separator, label in (("\t", "tab"), (";", "semicolon")):
-        if any(separator in name for name in names):
+        suspects = names if separator == "\t" else names[:1] if len(names) == 1 else []
+        if any(separator in name for name in suspects):
             raise DataError(
                 f"{path}: row {row} (the header) holds a {label}, so the file looks "
                 f"{label}-separated; scratch_gd reads comma-separated files: save it as CSV "

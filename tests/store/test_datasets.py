@@ -431,3 +431,9 @@ def test_a_missing_file_is_named_before_a_missing_target(tmp_path):
         load_dataset(short)
     with pytest.raises(DataError, match="only one data row"):
         load_dataset(short, "b")
+
+
+def test_a_semicolon_inside_one_of_several_names_is_just_a_name(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_text("area,price;usd\n1,2\n3,4\n5,7\n")
+    assert load_dataset(path, "price;usd", validation=0).target_name == "price;usd"

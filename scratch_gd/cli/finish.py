@@ -37,15 +37,11 @@ _state = {"received": None, "deferring": False}
 
 
 def _on_stop(signum: int, frame: object) -> None:
+    # No printing here: a handler that writes to stderr while the program is writing to it
+    # would be a reentrant call. ``finish`` says what happened once the files are whole.
     first = _state["received"] is None
     _state["received"] = signum
     if _state["deferring"] and first:
-        name = signal.Signals(signum).name
-        print(
-            f"scratch_gd: {name} received; finishing the records being written "
-            "(send it again to stop at once)",
-            file=sys.stderr,
-        )
         return
     raise KeyboardInterrupt
 
@@ -122,7 +118,13 @@ def finish(
             results=results,
         )
     drawn: list[Path] = []
-    if figures is not None and stopped_by() == stopped_before:  # no stop while writing
+    if stopped_by() != stopped_before:
+        print(
+            f"scratch_gd: {signal.Signals(stopped_by()).name} received while writing the "
+            "records; they are whole, the figures are skipped",
+            file=sys.stderr,
+        )
+    elif figures is not None:
         # Numbers are checked and reported before this point (divergence, data warnings);
         # NumPy's and matplotlib's own warnings while drawing them would only repeat that.
         with warnings.catch_warnings(), np.errstate(all="ignore"):

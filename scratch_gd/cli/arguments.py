@@ -498,7 +498,7 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if not action.option_strings or "default" in text or action.default is argparse.SUPPRESS:
             return text
-        if isinstance(action, argparse._StoreTrueAction):
+        if action.default is False:  # a switch such as --fair
             return f"{text} (default off)"
         if action.default is not None:
             return f"{text} (default %(default)s)"

@@ -147,6 +147,39 @@ def test_a_stop_signal_during_training_writes_what_was_computed_and_exits_128_pl
     assert temporaries(tmp_path) == []
 
 
+SIGNAL_MID_WRITE = """
+import os, signal, sys
+from scratch_gd.lab import race_plots
+from scratch_gd.store import files
+
+def figures(results, dataset, out):
+    def write(file):
+        file.write(b"half a png")
+        os.kill(os.getpid(), signal.SIG{name})  # lands in the middle of the file
+        file.write(b"the other half")
+    return [files.atomic_write(out / "compare_steps.png", write)]
+
+race_plots.write_compare_figures = figures
+from scratch_gd.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("name", ["TERM", "HUP"])
+def test_a_stop_signal_in_the_middle_of_a_file_discards_it_and_keeps_the_records(tmp_path, name):
+    out = tmp_path / "out"
+    child = subprocess.run(
+        [sys.executable, "-c", SIGNAL_MID_WRITE.replace("{name}", name), "compare", *TINY,
+         "--out", str(out)],
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )  # fmt: skip
+    assert child.returncode == 128 + getattr(signal, f"SIG{name}"), child.stderr
+    assert child.stderr.strip() == f"scratch_gd compare: interrupted (SIG{name})"
+    assert temporaries(tmp_path) == [] and not (out / "compare_steps.png").exists()
+    assert json.loads((out / "compare.json").read_text())["figures"] == []
+
+
 def test_sighup_in_process_stops_training_like_ctrl_c():
     with finish.stop_signals():
         with pytest.raises(KeyboardInterrupt):

@@ -8,13 +8,18 @@ Checks that need more than one flag, or the data, stop with ``parser.error`` the
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
+from ..reference.checks import memory_bytes
 from ..store.datasets import DataError, Dataset, load_dataset
+from ..store.files import remove_stale_temporaries
 from ..store.text import one_line
 
 T = TypeVar("T")
@@ -23,6 +28,16 @@ __all__ = ["one_line"]  # re-exported: commands import it from here
 
 
 # --- Single values ---------------------------------------------------------------------------
+
+
+# Counts (steps, samples, widths, seeds, draws) stop here: far beyond any lesson, and small
+# enough that every count fits the 64-bit integers NumPy and Numba index with. Whether the
+# arrays a count asks for fit in memory is checked separately (``check_memory``).
+MAX_COUNT = 2**31 - 1
+# Rates and penalties stop at float32's largest number: beyond it a float32 run would turn
+# them into infinity (and NumPy would print overflow warnings instead of one line of ours).
+MAX_FLOAT = float(np.finfo(np.float32).max)
+SEED_RANGE = 2**32  # seeds below this are used as given; see ``seed`` for larger ones
 
 
 def _as_int(text: str) -> int:
@@ -39,31 +54,83 @@ def _as_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _at_most_max_count(value: int) -> int:
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{value} is too large; the most allowed is {MAX_COUNT:,}")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = _as_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+    return _at_most_max_count(value)
 
 
 def non_negative_int(text: str) -> int:
     value = _as_int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return _at_most_max_count(value)
+
+
+def seed(text: str) -> int:
+    """A seed: any whole number >= 0, a nanosecond timestamp included.
+
+    Seeds below 2**32 are used as given. A larger one is folded into that range by
+    ``numpy.random.SeedSequence(seed)`` (its first 32-bit word): the same seed always gives
+    the same run, and different large seeds almost surely different runs.
+    """
+    value = _as_int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    if value < SEED_RANGE:
+        return value
+    return int(np.random.SeedSequence(value).generate_state(1, np.uint32)[0])
+
+
+def _finite_at_most_max(text: str, value: float, rule: str) -> float:
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text.strip()} must be {rule}")
+    if value > MAX_FLOAT:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()} is beyond float32's largest number ({MAX_FLOAT:.3g}); give a "
+            "smaller one"
+        )
     return value
 
 
 def positive_float(text: str) -> float:
     value = _as_float(text)
-    if not math.isfinite(value) or value <= 0:
+    if not value > 0:
         raise argparse.ArgumentTypeError(f"{text.strip()} must be a finite number above 0")
-    return value
+    return _finite_at_most_max(text, value, "a finite number above 0")
 
 
 def non_negative_float(text: str) -> float:
     value = _as_float(text)
-    if not math.isfinite(value) or value < 0:
+    if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text.strip()} must be a finite number >= 0")
+    return _finite_at_most_max(text, value, "a finite number >= 0")
+
+
+def momentum(text: str) -> float:
+    """A momentum 0 <= m <= 1. Above 1 the velocity grows every step (m^k v) and the
+    effective step lr/(1-m) turns negative: that is not momentum, so it is refused."""
+    value = _as_float(text)
+    if not math.isfinite(value) or not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"{text.strip()} must be a momentum >= 0 and <= 1 (above 1 the velocity grows "
+            "without bound), e.g. 0.9"
+        )
     return value
 
 
@@ -134,26 +201,42 @@ def learning_rate_list(text: str) -> list[float]:
 
 
 def momentum_list(text: str) -> list[float]:
+    """'0,0.9' -> [0.0, 0.9]: each a momentum from 0 to 1 (see ``momentum``)."""
     values = []
     for item in text.split(","):
         try:
-            value = float(item)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: {item!r} is not a number") from None
-        if not math.isfinite(value) or value < 0:
-            raise argparse.ArgumentTypeError(f"{text!r}: each momentum must be finite and >= 0")
-        values.append(value)
+            values.append(momentum(item))
+        except argparse.ArgumentTypeError:
+            if not _is_number(item):
+                raise argparse.ArgumentTypeError(
+                    f"{text!r}: {item.strip()!r} is not a number"
+                ) from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {item.strip()!r} is not a momentum; each must be a finite number "
+                ">= 0 and <= 1 (above 1 the velocity grows without bound)"
+            ) from None
     return values
 
 
 # --- The output folder -----------------------------------------------------------------------
 
 
-def prepare_output(folder: Path, parser: argparse.ArgumentParser) -> Path:
-    """Create the output folder, or stop with a one-line error if it cannot be written.
+RUNS = Path("runs")  # git-ignored: runs never rewrite the tracked plots/ folder
+
+
+def default_output(parser: argparse.ArgumentParser) -> Path:
+    """``runs/<command>``: 'scratch_gd lr-grid' writes to runs/lr-grid."""
+    return RUNS / parser.prog.split()[-1]
+
+
+def prepare_output(folder: Path | None, parser: argparse.ArgumentParser) -> Path:
+    """Create the output folder, or stop with a one-line error if it cannot be written;
+    ``None`` means ``default_output``. Temporary files left there by a killed run are
+    removed (``store.files.remove_stale_temporaries``).
 
     Checked before any training, so a long run never ends unable to save its results.
     """
+    folder = default_output(parser) if folder is None else folder
     if folder.exists() and not folder.is_dir():
         parser.error(
             f"argument --out: {str(folder)!r} is a file, not a folder; choose another --out"
@@ -175,6 +258,8 @@ def prepare_output(folder: Path, parser: argparse.ArgumentParser) -> Path:
             f"argument --out: cannot write in folder {str(folder)!r} "
             f"({error.strerror or error}); choose another --out"
         )
+    for stale in remove_stale_temporaries(folder):
+        print(f"note: removed {stale.name}, left in {folder}/ by a run that was killed")
     return folder
 
 
@@ -242,7 +327,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target",
         metavar="COLUMN",
-        help="CSV only: the column to predict, by header name or 0-based index (-1 = last)",
+        help="CSV only: the column to predict, by header name or 0-based index (-1 = last); "
+        "no default, a CSV needs it",
     )
     parser.add_argument(
         "--n",
@@ -284,9 +370,10 @@ def add_run_arguments(
     add_data_arguments(parser)
     parser.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed,
         default=0,
-        help="seed for data, initial weights and batches",
+        help="seed for data, initial weights and batches: any whole number >= 0; one of "
+        "2**32 or more is folded below 2**32 by numpy.random.SeedSequence (default 0)",
     )
     parser.add_argument(
         "--dtype", choices=["float32", "float64"], default="float32", help="(default float32)"
@@ -305,7 +392,12 @@ def add_run_arguments(
         help="who multiplies the layers' matrices: our Numba kernels or NumPy's BLAS "
         "(default numba)",
     )
-    parser.add_argument("--out", type=Path, default=Path("plots"), help=out_help)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"{out_help} (default {default_output(parser)}, ignored by git)",
+    )
     parser.add_argument("--no-progress", action="store_true", help=progress_help)
 
 
@@ -356,6 +448,16 @@ def dataset_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser)
             "argument --target: the diabetes data's target is fixed (disease progression); "
             "drop --target"
         )
+    if args.data == "lesson":  # the lesson data is made here: check it fits first
+        check_memory(
+            parser,
+            sizes=[1, *getattr(args, "hidden", [32, 32]), 1],
+            n=1000 if args.n is None else args.n,
+            batch=0,
+            steps=0,
+            runs=0,
+            dtype=getattr(args, "dtype", "float32"),
+        )
     try:
         dataset = load_dataset(
             args.data,
@@ -383,3 +485,66 @@ def engine_line(args: argparse.Namespace) -> str:
 
 def engine_config(args: argparse.Namespace) -> dict[str, str]:
     return {"engine": args.engine, "backend": args.backend}
+
+
+# --- --help: every flag says its default -----------------------------------------------------
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help text with each flag's default: the flag's own words when its help names it
+    ("(default 32,32, the lesson's)"), else argparse's value, else "off" for a switch."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or "default" in text or action.default is argparse.SUPPRESS:
+            return text
+        if action.default is False:  # a switch such as --fair
+            return f"{text} (default off)"
+        if action.default is not None:
+            return f"{text} (default %(default)s)"
+        return text
+
+
+# --- Requests that could never fit in memory, refused before any work ------------------------
+
+
+def check_memory(
+    parser: argparse.ArgumentParser,
+    *,
+    sizes: Sequence[int],
+    n: int,
+    batch: int,
+    steps: int,
+    runs: int,
+    dtype: str,
+    extra: tuple[str, str, int] = ("", "", 0),
+) -> None:
+    """Stop with one line if the arrays of this request would not fit in this machine.
+
+    A rough sum of what a run holds at once: the data and a full-data evaluation's
+    activations (``n`` rows through every layer), the parameters with their gradients and
+    velocities, a batch's activations and gradients, and a ``History`` of ``steps`` steps
+    (3 numbers of 8 bytes per step) for each of ``runs`` runs kept. ``extra`` adds
+    (flag, what, bytes), e.g. noise's sampled batches. The message names the flag that sets
+    the biggest part, so the user knows what to lower.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    width = sum(sizes)
+    parameters = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    # flag to lower -> (what it sets, bytes)
+    parts = {
+        "--n": ("the data (or the rows of --data) and one pass over it", 2 * n * width * itemsize),
+        "--hidden": ("the parameters", 3 * parameters * itemsize),
+        "--batch-size": ("one step's activations", 3 * batch * width * itemsize),
+        "--steps": ("the loss histories", 24 * steps * runs),
+    }
+    if extra[1]:
+        parts[extra[0]] = (extra[1], extra[2])
+    needed, available = sum(size for _, size in parts.values()), memory_bytes()
+    if needed > available:
+        flag = max(parts, key=lambda name: parts[name][1])
+        parser.error(
+            f"argument {flag}: this run would need about {needed / 2**30:,.1f} GiB of memory, "
+            f"but this machine has {available / 2**30:,.1f} GiB; most of it for "
+            f"{parts[flag][0]}: lower {flag}"
+        )

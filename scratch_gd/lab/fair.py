@@ -51,7 +51,7 @@ Everything here returns numbers; ``fair_plots`` draws them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,7 +75,9 @@ RACE_THREADS = 1  # Numba's threads during the race, for every regime: no 1-vs-2
 
 
 class NoStableLearningRate(ValueError):
-    """Every candidate learning rate diverged for some regime."""
+    """Every candidate learning rate diverged for some regime (``run_fair`` sets ``sweep``)."""
+
+    sweep: list[SweepPoint]
 
 
 @dataclass
@@ -371,16 +373,28 @@ def run_fair(
     settings: FairSettings,
     *,
     progress: bool = False,
+    on_sweep: Callable[[list[SweepPoint], dict[str, SweepPoint]], None] | None = None,
 ) -> FairResult:
     """The whole fair comparison: sweep, choose, race.
 
-    Raises ``NoStableLearningRate`` if a regime has no usable learning rate, and
-    ``KeyboardInterrupt`` on Ctrl-C during the sweep; Ctrl-C during the race returns the
-    seeds finished so far, with ``interrupted`` set.
+    ``on_sweep(sweep, chosen)``, if given, runs between the sweep and the race (the command
+    prints the sweep there). Raises ``NoStableLearningRate`` (its ``sweep`` attribute holds
+    the sweep) if a regime has no usable learning rate, and ``KeyboardInterrupt`` on Ctrl-C
+    during the sweep; Ctrl-C during the race returns the seeds finished so far, with
+    ``interrupted`` set.
     """
     sweep = sweep_learning_rates(dataset, regimes, settings, progress=progress)
-    chosen = choose_learning_rates(sweep)
-    runs, interrupted = race(dataset, chosen, settings, progress=progress)
+    try:
+        chosen = choose_learning_rates(sweep)
+    except NoStableLearningRate as error:
+        error.sweep = sweep
+        raise
+    if on_sweep is not None:
+        on_sweep(sweep, chosen)
+    try:
+        runs, interrupted = race(dataset, chosen, settings, progress=progress)
+    except KeyboardInterrupt:  # between two runs: nothing of the current seed is kept
+        runs, interrupted = {regime: [] for regime in chosen}, True
     seeds = settings.seeds[: len(next(iter(runs.values())))]
     return FairResult(sweep, chosen, runs, settings, seeds, interrupted)
 

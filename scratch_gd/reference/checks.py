@@ -62,8 +62,7 @@ def fits_in_memory(what: str, count: int, itemsize: int, copies: int = 1) -> Non
 
 def parameters_fit_in_memory(sizes: list[int], dtype: np.dtype) -> None:
     count = sum(a * b + b for a, b in itertools.pairwise(sizes))
-    # data, grad and velocity of every parameter
-    fits_in_memory(f"an MLP of sizes {sizes}", count, dtype.itemsize, copies=3)
+    fits_in_memory(f"an MLP of sizes {sizes}", count, dtype.itemsize, copies=3)  # data, grad, v
 
 
 def real_array(name: str, value: object) -> np.ndarray:
@@ -87,11 +86,8 @@ def model_input(x: object, features: int, dtype: np.dtype) -> np.ndarray:
 def upstream_gradient(grad_out: object, shape: tuple[int, int]) -> np.ndarray:
     """What ``model.backward`` must be handed: dL/d(output), an array like the output."""
     if not isinstance(grad_out, np.ndarray) or grad_out.shape != shape:
-        got = (
-            f"an array of shape {grad_out.shape}"
-            if isinstance(grad_out, np.ndarray)
-            else f"a {type(grad_out).__name__}"
-        )
+        array = isinstance(grad_out, np.ndarray)
+        got = f"an array of shape {grad_out.shape}" if array else f"a {type(grad_out).__name__}"
         raise TypeError(
             f"backward takes dL/d(output), an array of shape {shape}, got {got}: "
             "call loss_fn.backward() and pass what it returns"
@@ -130,12 +126,15 @@ def loss_pair(out: object, target: object) -> tuple[np.ndarray, np.ndarray]:
 
 def parameter_list(params: Iterable[Parameter]) -> list[Parameter]:
     """The optimiser's parameters: Parameters only, each once (torch's rules and words)."""
-    if isinstance(params, Parameter | np.ndarray):
+    try:  # a Parameter or an array iterates over its rows: not what was meant either
+        listed = None if isinstance(params, Parameter | np.ndarray) else list(params)
+    except TypeError:  # e.g. the model itself: sg.SGD(model) instead of model.parameters()
+        listed = None
+    if listed is None:
         raise TypeError(
             "params argument given to the optimizer should be an iterable of Tensors or "
-            f"dicts, but got {type(params).__name__}"
+            f"dicts, but got {type(params).__name__}; pass model.parameters()"
         )
-    listed = list(params)
     if not listed:
         raise ValueError("optimizer got an empty parameter list")
     for param in listed:
@@ -189,12 +188,9 @@ def sgd_settings(
 def same_keys(mine: Mapping[str, object], theirs: Mapping[str, object]) -> None:
     missing = [key for key in mine if key not in theirs]
     unexpected = [key for key in theirs if key not in mine]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append("missing key(s) " + ", ".join(map(repr, missing)))
-        if unexpected:
-            parts.append("unexpected key(s) " + ", ".join(map(repr, unexpected)))
+    parts = [f"{kind} key(s) " + ", ".join(map(repr, keys))
+             for kind, keys in (("missing", missing), ("unexpected", unexpected)) if keys]  # fmt: skip
+    if parts:
         raise KeyError(f"error loading state_dict: {'; '.join(parts)}")
 
 

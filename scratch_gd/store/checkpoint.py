@@ -16,6 +16,7 @@ another architecture, a truncated download or a corrupt archive is a ``Checkpoin
 
 from __future__ import annotations
 
+import io
 import itertools
 import struct
 import zipfile
@@ -26,12 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from ..reference.mlp import MLP
-from .files import atomic_write
+from .files import TooLarge, atomic_write, read_bounded
 from .text import one_line
 
 FORMAT = "scratch_gd.mlp"
 FORMAT_VERSION = 1
 HEADER_KEYS = ("format", "format_version", "sizes", "dtype")
+MAX_BYTES = 512 * 1024 * 1024  # read no more than this (the lesson's MLP is 4 KB)
 
 # What reading a file that is not a sound .npz can raise, from NumPy's parser, zipfile or
 # zlib: a damaged archive must become a CheckpointError, not any of these.
@@ -159,11 +161,31 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: no such file; check the path of the checkpoint")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file")
+    # Count the bytes read (devices and pipes claim a size of 0), and the bytes the archive
+    # says it unpacks to (a tiny zip can claim gigabytes), before NumPy allocates anything.
     try:
-        loaded = np.load(path, allow_pickle=False)
+        raw = read_bounded(path, MAX_BYTES)
+    except TooLarge:
+        raise CheckpointError(
+            f"{path}: larger than {MAX_BYTES // 2**20} MB, far more than a scratch_gd model; "
+            "not a checkpoint"
+        ) from None
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read it ({error.strerror or error})") from None
-    except UNREADABLE:
+    if zipfile.is_zipfile(io.BytesIO(raw)):
+        try:
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+        except UNREADABLE:
+            unpacked = 0  # NumPy's reader below names the damage
+        if unpacked > MAX_BYTES:
+            raise CheckpointError(
+                f"{path}: the archive unpacks to {unpacked / 2**20:,.0f} MB, more than the "
+                f"{MAX_BYTES // 2**20} MB a checkpoint may hold; not a scratch_gd checkpoint"
+            )
+    try:
+        loaded = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (*UNREADABLE, OSError):
         raise CheckpointError(
             f"{path}: not an .npz checkpoint; save models with MLP.save"
         ) from None

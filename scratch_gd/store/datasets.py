@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..reference.data import as_dtype, lesson_data
+from .files import TooLarge, read_bounded
 from .text import one_line
 
 BUILT_IN = ("lesson", "diabetes")
@@ -122,14 +123,16 @@ def load_dataset(
         names, table, target_index, label = _diabetes_table()
         row_names = [f"sample {k + 1}" for k in range(len(table))]
     else:
+        # Problems in the order a user fixes them: the file, its header, the target, the rows.
+        names, rows = _read_header(source)
         if target is None:
             raise DataError(
                 f"{source_text}: a CSV file needs a target column; name it with --target "
                 "(header name or 0-based index)"
             )
-        names, table, row_numbers = read_csv_table(source)
-        row_names = [f"row {number}" for number in row_numbers]
         target_index = _target_index(source_text, names, target)
+        table, row_numbers = _read_rows(source, names, rows)
+        row_names = [f"row {number}" for number in row_numbers]
         label = Path(source_text).name
     return _standardised_split(
         source_text, label, names, row_names, table, target_index, seed, validation, dtype
@@ -204,6 +207,13 @@ def read_csv_table(path: str | Path) -> tuple[list[str], np.ndarray, list[int]]:
     Comma-separated, UTF-8 (a byte-order mark is fine), the first row naming the columns;
     blank lines are skipped. Every cell must be a finite number.
     """
+    names, rows = _read_header(path)
+    table, row_numbers = _read_rows(path, names, rows)
+    return names, table, row_numbers
+
+
+def _read_header(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The checked header names and the (row number, cells) of every row, header first."""
     text = _read_text(Path(path))
     rows = list(_csv_rows(path, text))
     if not rows:
@@ -211,7 +221,14 @@ def read_csv_table(path: str | Path) -> tuple[list[str], np.ndarray, list[int]]:
     header_row, header = rows[0]
     names = [name.strip() for name in header]
     _check_header(path, header_row, names)
-    data_rows = rows[1:]
+    return names, rows
+
+
+def _read_rows(
+    path: str | Path, names: list[str], rows: list[tuple[int, list[str]]]
+) -> tuple[np.ndarray, list[int]]:
+    """The data rows (all but the header) as a float64 table, and their row numbers."""
+    header_row, data_rows = rows[0][0], rows[1:]
     if not data_rows:
         raise DataError(
             f"{path}: row {header_row} is the header but no data rows follow; add data rows"
@@ -235,7 +252,7 @@ def read_csv_table(path: str | Path) -> tuple[list[str], np.ndarray, list[int]]:
             )
         for column, cell in enumerate(cells):
             table[index, column] = _number(path, row_number, names, column, cell)
-    return names, table, [row_number for row_number, _ in data_rows]
+    return table, [row_number for row_number, _ in data_rows]
 
 
 # --- CSV parsing, one check at a time ----------------------------------------------------------
@@ -251,11 +268,12 @@ def _read_text(path: Path) -> str:
                 f"{where}: no such file; give the path of a CSV file "
                 f"(or a built-in data set: {', '.join(BUILT_IN)})"
             )
-        if path.stat().st_size > MAX_BYTES:
-            raise DataError(
-                f"{where}: the file is larger than {MAX_BYTES // 2**20} MB; use a smaller sample"
-            )
-        raw = path.read_bytes()
+        # Count the bytes read, not the size the file claims: /dev/zero and pipes say 0.
+        raw = read_bounded(path, MAX_BYTES)
+    except TooLarge:
+        raise DataError(
+            f"{where}: the file is larger than {MAX_BYTES // 2**20} MB; use a smaller sample"
+        ) from None
     except DataError:
         raise
     except OSError as error:
@@ -292,6 +310,16 @@ def _csv_rows(path: str | Path, text: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def _check_header(path: str | Path, row: int, names: list[str]) -> None:
+    # A tab is never part of a name; a semicolon may be, unless it is all one "column".
+    for separator, label in (("\t", "tab"), (";", "semicolon")):
+        suspects = names if separator == "\t" else names[:1] if len(names) == 1 else []
+        if any(separator in name for name in suspects):
+            raise DataError(
+                f"{path}: row {row} (the header) holds a {label}, so the file looks "
+                f"{label}-separated; scratch_gd reads comma-separated files: save it as CSV "
+                "with commas"
+            )
+    first_column: dict[str, int] = {}  # name -> its first column: one pass, not n^2
     for column, name in enumerate(names):
         if any(not character.isprintable() for character in name):
             raise DataError(
@@ -303,11 +331,12 @@ def _check_header(path: str | Path, row: int, names: list[str]) -> None:
                 f"{path}: row {row} (the header) leaves column {column + 1} unnamed; "
                 "give every column a name"
             )
-        if name in names[:column]:
+        if name in first_column:
             raise DataError(
                 f"{path}: row {row} (the header) names two columns {name!r} "
-                f"(columns {names.index(name) + 1} and {column + 1}); rename one"
+                f"(columns {first_column[name] + 1} and {column + 1}); rename one"
             )
+        first_column[name] = column
     if all(_is_number(name) for name in names):
         # Some numeric names are fine (a column "2020"); a row of nothing else is data.
         raise DataError(
@@ -421,6 +450,7 @@ def _standardised_split(
                 f"{mean[column]:.3g}, std {std[column]:.3g}) to standardise in {dtype.name}; "
                 "rescale that column or drop the row"
             )
+    _warn_beyond_dtype(where, names, table, dtype)
     split = f"{len(train)} train / {n_val} validation" if n_val else f"{len(train)} samples"
     features = [names[c] for c in feature_columns]
     return Dataset(
@@ -440,6 +470,23 @@ def _standardised_split(
         y_mean=mean[[target_index]],
         y_std=std[[target_index]],
     )
+
+
+def _warn_beyond_dtype(where: str, names: list[str], table: np.ndarray, dtype: np.dtype) -> None:
+    """One warning, ours, for columns whose raw values ``dtype`` cannot hold: training is
+    fine (it sees standardised values), but anything shown in the column's own units is not."""
+    beyond = np.nonzero(np.abs(table).max(axis=0) > np.finfo(dtype).max)[0]
+    if len(beyond):
+        listed = ", ".join(repr(names[c]) for c in beyond[:3]) + (
+            ", ..." if len(beyond) > 3 else ""
+        )
+        warnings.warn(
+            f"{where}: column(s) {listed} hold values beyond {dtype.name}'s range "
+            f"(+-{np.finfo(dtype).max:.3g}); training sees them standardised, but figures in "
+            "their own units may be empty: rescale them or use --dtype float64",
+            DataWarning,
+            stacklevel=4,
+        )
 
 
 def _training_statistics(

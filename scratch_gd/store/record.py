@@ -35,11 +35,12 @@ from typing import Any
 import numpy as np
 
 from ..run.history import History
-from .files import atomic_write_text
+from .files import TooLarge, atomic_write_text, read_bounded
 
 HISTORY_COLUMNS = ("run", "step", "loss", "samples_seen", "seconds")
 EVALUATION_COLUMNS = ("run", "step", "samples_seen", "seconds")
 INTEGER_COLUMNS = frozenset({"step", "samples_seen"})
+MAX_HISTORY_BYTES = 1024 * 1024 * 1024  # read_history_csv reads no more than this
 ALWAYS_VERSIONED = ("numpy", "numba", "matplotlib", "tqdm", "scratch_gd")
 VERSIONED_IF_IMPORTED = {"torch": "torch", "sklearn": "scikit-learn"}  # module -> distribution
 
@@ -224,11 +225,11 @@ def write_run_record(
 ) -> list[Path]:
     """Write ``out/<command>.json`` (and the history CSVs when histories are given).
 
-    Every file is written atomically. Returns the paths written, JSON first.
+    Every file is written atomically. Returns the paths written, JSON first. ``out`` must
+    exist: a folder deleted during a run is an ``OutputError``, not silently made again.
     """
     check_command_name(command)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     histories = histories or {}
     record = {
         "command": command,
@@ -253,6 +254,15 @@ def write_run_record(
     return [atomic_write_text(path, text) for path, text in texts.items()]
 
 
+def record_figures(path: str | Path, figures: list[Path]) -> Path:
+    """Add the names of ``figures`` to the JSON record at ``path`` (written before them, so
+    the record survives when a figure cannot be written)."""
+    path = Path(path)
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["figures"] = [Path(figure).name for figure in figures]
+    return atomic_write_text(path, json.dumps(record, indent=2, allow_nan=False) + "\n")
+
+
 def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Read a history or evaluations CSV back: ``{run: {column: array}}``.
 
@@ -260,7 +270,13 @@ def read_history_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     (an empty cell, a metric that run did not measure, as NaN). Runs keep file order.
     """
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as file:
+    try:  # count the bytes read: a pipe or device says its size is 0 and may never end
+        text = read_bounded(path, MAX_HISTORY_BYTES).decode("utf-8")
+    except TooLarge:
+        raise ValueError(
+            f"{path} is larger than {MAX_HISTORY_BYTES // 2**20} MB; not a run history CSV"
+        ) from None
+    with io.StringIO(text, newline="") as file:
         reader = csv.reader(file)
         header = next(reader, None)
         if not header or header[0] != "run":

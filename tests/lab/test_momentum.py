@@ -85,7 +85,7 @@ def test_velocity_norm_is_the_gradient_at_momentum_zero_and_the_buffer_otherwise
 def test_a_diverging_momentum_is_reported_not_crashed(tmp_path, capsys):
     code = main(["momentum", "--n", "50", "--steps", "100", "--lr", "5",
                  "--momenta", "0.9,1", "--out", str(tmp_path), "--no-progress"])  # fmt: skip
-    assert code == 0
+    assert code == 3  # exit_codes.DIVERGED: a diverged run is not a success (issue 10, item 13)
     out = capsys.readouterr().out
     assert out.count("diverged at step") == 2
     rows = read_csv(tmp_path / "momentum.csv")

@@ -209,3 +209,45 @@ def test_the_checkpoint_helpers_agree_with_the_model():
     shapes = [parameter.shape for parameter in model.parameters()]
     assert checkpoint.expected_shapes(model.sizes) == shapes
     assert checkpoint.parameter_names(model.sizes)[:2] == ["linear0.weight", "linear0.bias"]
+
+
+# --- Hostile files and missing folders (issue 11) ---------------------------------------------
+
+
+def test_a_pipe_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
+    # A pipe (like /dev/zero) says its size is 0; the reader must count what it reads.
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(checkpoint, "MAX_BYTES", 4096)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", f"open({str(fifo)!r}, 'wb').write(bytes(8192))"],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.raises(CheckpointError, match="larger than"):
+            MLP.load(fifo)
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_an_archive_that_claims_to_unpack_to_gigabytes_is_refused(tmp_path, monkeypatch):
+    # 8 MB of zeros compress to a few KB: a small file that would unpack to far more.
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, weights=np.zeros(2**20))
+    monkeypatch.setattr(checkpoint, "MAX_BYTES", 2**20)
+    assert path.stat().st_size < 2**20
+    with pytest.raises(CheckpointError, match="unpacks to"):
+        MLP.load(path)
+
+
+def test_saving_into_a_missing_folder_names_the_path_given(tmp_path):
+    target = tmp_path / "no such folder" / "model.npz"
+    with pytest.raises(OSError) as error:
+        MLP([1, 4, 1]).save(target)
+    assert error.value.filename == str(target)
+    assert str(target) in str(error.value) and ".tmp" not in str(error.value)

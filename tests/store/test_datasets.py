@@ -2,6 +2,8 @@
 one API, and a clear one-line DataError for every kind of bad file."""
 
 import argparse
+import os
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -12,12 +14,14 @@ import pytest
 from scratch_gd.cli.arguments import add_data_arguments, dataset_from_args
 from scratch_gd.cli.main import CleanParser
 from scratch_gd.reference.data import lesson_data
+from scratch_gd.store import datasets
 from scratch_gd.store.datasets import (
     DataError,
     Dataset,
     DataWarning,
     load_dataset,
 )
+from scratch_gd.store.files import TooLarge, read_bounded
 
 
 def write_csv(tmp_path: Path, text: str | bytes, name: str = "data.csv") -> Path:
@@ -165,7 +169,9 @@ def test_a_constant_feature_becomes_zeros_with_one_warning(tmp_path):
 
 def test_tiny_and_huge_but_finite_spreads_never_give_nan(tmp_path):
     path = write_csv(tmp_path, "a,b,y\n1e-200,1e150,1\n2e-200,-1e150,2\n0,1e149,0\n")
-    dataset = load_dataset(path, "y", validation=0)
+    # 1e150 trains (standardised), but float32 cannot hold it raw: one warning says so
+    with pytest.warns(DataWarning, match="column\\(s\\) 'b' hold values beyond float32"):
+        dataset = load_dataset(path, "y", validation=0)
     assert np.all(np.isfinite(dataset.x_train))
 
 
@@ -190,7 +196,8 @@ BAD_FILES = [
     ("unnamed column", "area,,price\n1,2,3\n4,5,6\n", "price", ["row 1", "column 2", "unnamed"]),
     ("duplicate names", "a,a,price\n1,2,3\n4,5,6\n", "price", ["row 1", "two columns 'a'"]),
     ("one column", "price\n1\n2\n", "price", ["row 1", "only one column"]),
-    ("semicolons", "area;price\n1;2\n3;4\n", "price", ["only one column", "commas"]),
+    ("semicolons", "area;price\n1;2\n3;4\n", "price", ["semicolon-separated", "commas"]),
+    ("tabs", "area\tprice\n1\t2\n3\t4\n", "price", ["row 1", "tab-separated", "commas"]),
     ("bad quotes", 'area,price\n1,2\n3,"4"x\n', "price", ["row 3", "not valid CSV", "quotes"]),
     ("unclosed quote", 'area,price\n1,"2\n3,4\n', "price", ["row 2", "not valid CSV"]),
     ("control char", "area,pri\x00ce\n1,2\n3,4\n", "0", ["row 1", "unprintable"]),
@@ -265,7 +272,7 @@ def test_an_unreadable_file_names_the_reason(tmp_path, monkeypatch):
     def refuse(self):
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(datasets, "read_bounded", lambda path, limit: refuse(path))
     with pytest.raises(DataError, match=r"data.csv: cannot read the file \(Permission denied\)"):
         load_dataset(path, "price")
 
@@ -326,7 +333,8 @@ def test_flags_load_a_csv_and_record_the_training_size(tmp_path):
         (["--target", "y"], ["--target", "lesson", "drop --target"]),
         (["--data", "diabetes", "--target", "age"], ["--target", "fixed"]),
         (["--data", "nowhere.csv", "--target", "y"], ["--data", "nowhere.csv", "no such file"]),
-        (["--data", "nowhere.csv"], ["--data", "--target"]),
+        # the file comes first: a missing file is named before the missing --target
+        (["--data", "nowhere.csv"], ["--data", "nowhere.csv", "no such file"]),
         (["--validation", "1"], ["--validation", "0 <= F < 1"]),
         (["--validation", "x"], ["--validation", "not a number"]),
         (["--n", "0"], ["--n", "at least 1"]),
@@ -349,3 +357,83 @@ def test_a_bad_csv_through_the_flags_is_a_usage_error(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "argument --data:" in err and "row 3" in err and "'oops'" in err
+
+
+# --- Hostile files (issue 11): bounded reads, wide headers, the order of complaints ------------
+
+
+def test_a_file_that_never_ends_is_read_only_up_to_the_limit():
+    # /dev/zero reports a size of 0 and never ends: only counting the bytes read stops it.
+    with pytest.raises(TooLarge):
+        read_bounded("/dev/zero", 4096)
+    assert read_bounded(__file__, 10**9) == Path(__file__).read_bytes()
+
+
+def test_a_pipe_is_refused_once_it_passes_the_limit(tmp_path, monkeypatch):
+    # A pipe's size reads as 0 too; its writer here sends 8 KB against a 4 KB limit (a
+    # check of st_size would read it all and complain about the header instead).
+    fifo = tmp_path / "stream.csv"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(datasets, "MAX_BYTES", 4096)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", f"open({str(fifo)!r}, 'w').write('1,2\\n' * 2048)"],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.raises(DataError, match="larger than"):
+            load_dataset(fifo, "y")
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_a_wide_header_is_checked_in_one_pass(tmp_path, monkeypatch):
+    # 60,000 columns: the duplicate check once compared each name with all before it.
+    # Count comparisons instead of timing: a quadratic check would make ~1.8e9 of them.
+    names = [f"c{k}" for k in range(60_000)]
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(names) + "\n" + ",".join(["1"] * 60_000) + "\n")
+    looked_up = []
+    original_index = list.index
+
+    class CountingList(list):
+        def index(self, *args):
+            looked_up.append(args)
+            return original_index(self, *args)
+
+        def __getitem__(self, key):
+            if isinstance(key, slice):
+                looked_up.append(key)
+            return super().__getitem__(key)
+
+    original_check = datasets._check_header
+    monkeypatch.setattr(
+        datasets,
+        "_check_header",
+        lambda path, row, names: original_check(path, row, CountingList(names)),
+    )
+    with pytest.raises(DataError, match="only one data row"):
+        datasets.read_csv_table(path)
+    assert len(looked_up) < 10, "the header check scans the names once per name"
+
+
+def test_a_missing_file_is_named_before_a_missing_target(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset(tmp_path / "nofile.csv")
+    # then the header, then the target, then the rows
+    bad_header = tmp_path / "bad.csv"
+    bad_header.write_text("a,a\n1,2\n")
+    with pytest.raises(DataError, match="two columns 'a'"):
+        load_dataset(bad_header)
+    short = tmp_path / "short.csv"
+    short.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="needs a target column"):
+        load_dataset(short)
+    with pytest.raises(DataError, match="only one data row"):
+        load_dataset(short, "b")
+
+
+def test_a_semicolon_inside_one_of_several_names_is_just_a_name(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_text("area,price;usd\n1,2\n3,4\n5,7\n")
+    assert load_dataset(path, "price;usd", validation=0).target_name == "price;usd"

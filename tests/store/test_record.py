@@ -198,3 +198,26 @@ def test_command_line_can_be_pasted_back_into_a_shell() -> None:
     argv = ["/somewhere/scratch_gd/__main__.py", "compare", "--data", "my data.csv"]
     assert command_line(argv) == "python -m scratch_gd compare --data 'my data.csv'"
     assert command_line(["tool.py", "--x", "1"]) == "tool.py --x 1"
+
+
+def test_reading_a_history_counts_the_bytes_read(tmp_path: Path, monkeypatch) -> None:
+    # A pipe or device reports size 0 and may never end: the reader must stop by itself.
+    import os
+    import subprocess
+    import sys
+
+    from scratch_gd.store import record
+
+    fifo = tmp_path / "history.csv"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(record, "MAX_HISTORY_BYTES", 4096)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", f"open({str(fifo)!r}, 'w').write('run,step\\n' + 'a,1\\n' * 4096)"],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.raises(ValueError, match="larger than"):
+            record.read_history_csv(fifo)
+    finally:
+        writer.kill()
+        writer.wait()

@@ -27,10 +27,10 @@ from ...lab.race import (
 )
 from ...reference.sampling import MODES
 from ...store.datasets import Dataset, data_config
-from ...store.record import write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
+    check_memory,
     dataset_from_args,
     engine_config,
     engine_line,
@@ -43,6 +43,7 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
+from ..finish import finish
 
 NAME = "compare"
 HELP = (
@@ -56,6 +57,11 @@ HELP = (
 PRESETS: dict[str, dict[str, object]] = {
     "lesson": dict(lr=1e-4, batch_sizes=[-1, 1, 128], momenta=[1.0, 0.0, 1.0], steps=1000),
     "modern": dict(lr=1e-3, batch_sizes=[-1, 1, 128], momenta=[0.9, 0.9, 0.9], steps=1000),
+}
+PRESET_NOTES = {
+    "lesson": "the lesson's own",
+    "modern": "ten times the lesson's lr, and Stochastic gets momentum 0.9 too, which does not "
+    "settle at batch 1",
 }
 # The fair race: every regime gets the same momentum, so momentum is not what differs.
 FAIR = dict(batch_sizes=[-1, 1, 128], momentum=fair.FAIR_MOMENTUM, steps=fair.DEFAULT_STEPS)
@@ -73,19 +79,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=sorted(PRESETS),
         default=None,
-        help="named settings (default lesson); flags given explicitly override it",
+        help="named settings, flags given explicitly override them (default lesson): "
+        + "; ".join(
+            f"{name}: {preset_text(preset)} ({PRESET_NOTES[name]})"
+            for name, preset in PRESETS.items()
+        ),
     )
     parser.add_argument(
-        "--steps", type=positive_int, metavar="N", help="optimiser steps per regime (default 1000)"
+        "--steps",
+        type=positive_int,
+        metavar="N",
+        help=f"optimiser steps per regime (default {PRESETS['lesson']['steps']}; "
+        f"{FAIR['steps']} with --fair)",
     )
-    parser.add_argument("--lr", type=positive_float, help="learning rate")
+    parser.add_argument(
+        "--lr",
+        type=positive_float,
+        help="learning rate (default from the preset: "
+        + ", ".join(f"{name} {preset['lr']:g}" for name, preset in PRESETS.items())
+        + "; --fair sweeps --lrs instead)",
+    )
     parser.add_argument(
         "--batch-sizes",
         type=int_list,
-        help="comma-separated batch sizes, one regime each ('all' = full batch)",
+        help="comma-separated batch sizes, one regime each ('all' = full batch; default "
+        f"{batch_text(PRESETS['lesson']['batch_sizes'])})",
     )
     parser.add_argument(
-        "--momenta", type=momentum_list, help="comma-separated momenta, one per batch size"
+        "--momenta",
+        type=momentum_list,
+        help="comma-separated momenta, one per batch size (default from the preset: "
+        + ", ".join(f"{name} {listed(preset['momenta'])}" for name, preset in PRESETS.items())
+        + f"; {FAIR['momentum']:g} for every regime with --fair)",
     )
     parser.add_argument(
         "--sampling",
@@ -129,6 +154,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         metavar="N",
         help="steps of each sweep run (default: as many as the race)",
+    )
+
+
+def batch_text(sizes: list[int]) -> str:
+    return ",".join("all" if size == -1 else str(size) for size in sizes)
+
+
+def preset_text(preset: dict[str, object]) -> str:
+    """'lr 0.001, batch sizes all,1,128, momenta 0.9,0.9,0.9, 1000 steps': what it sets."""
+    return (
+        f"lr {preset['lr']:g}, batch sizes {batch_text(preset['batch_sizes'])}, "
+        f"momenta {listed(preset['momenta'])}, {preset['steps']} steps"
     )
 
 
@@ -240,10 +277,30 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.fair:
         regimes = resolve_fair(args, parser)
         options = sgd_options(args, parser, [momentum for _, momentum in regimes])
+        seeds = args.seeds or fair.DEFAULT_SEEDS
+        check_memory(
+            parser,
+            sizes=sizes,
+            n=args.n,
+            batch=max(batch for batch, _ in regimes),
+            steps=max(args.steps, args.sweep_steps or 0),
+            runs=len(regimes) * (seeds + 1),
+            dtype=args.dtype,
+            extra=("--seeds", "the list of seeds", 64 * seeds),
+        )
         out = prepare_output(args.out, parser)
         return run_fair_race(args, dataset, regimes, sizes, options, out, started)
     configs = resolve_compare(args, parser)
     options = sgd_options(args, parser, [config.momentum for config in configs])
+    check_memory(
+        parser,
+        sizes=sizes,
+        n=args.n,
+        batch=max(config.batch_size for config in configs),
+        steps=args.steps,
+        runs=len(configs),
+        dtype=args.dtype,
+    )
     out = prepare_output(args.out, parser)
     return run_lesson_race(args, dataset, configs, sizes, options, out, started)
 
@@ -312,9 +369,6 @@ def run_lesson_race(
         print(
             "note: the lesson-style figures (fixed 0..15 loss axis) are drawn for lesson data only"
         )
-    paths = write_compare_figures(results, dataset, out)
-    if film:  # --- compare --animate ---
-        paths.append(film.write(results, out / "compare_fits.gif"))
     config = {
         **engine_config(args),
         "mode": "lesson race",
@@ -337,20 +391,6 @@ def run_lesson_race(
         }
         for result in results
     }
-    records = write_run_record(
-        out,
-        "compare",
-        config,
-        seed=args.seed,
-        timings={"train_seconds": trained, "total_seconds": time.perf_counter() - started},
-        histories={result.name: result.history for result in results},
-        results=outcome,
-        figures=paths,
-    )
-    print(
-        f"trained in {trained:.2f} s; wrote {len(paths)} figures and "
-        f"{', '.join(path.name for path in records)} to {out}/"
-    )
     code = exit_codes.OK
     for result in results:
         history = result.history
@@ -364,7 +404,21 @@ def run_lesson_race(
             code = exit_codes.DIVERGED
     if any(result.history.interrupted for result in results):
         code = exit_codes.INTERRUPTED
-    return code
+    print(f"trained in {trained:.2f} s")
+    return finish(
+        out,
+        "compare",
+        config,
+        seed=args.seed,
+        timings={"train_seconds": trained, "total_seconds": time.perf_counter() - started},
+        histories={result.name: result.history for result in results},
+        results=outcome,
+        figures=lambda: (
+            write_compare_figures(results, dataset, out)
+            + ([film.write(results, out / "compare_fits.gif")] if film else [])
+        ),  # --animate
+        code=code,
+    )
 
 
 # --- The fair race ---------------------------------------------------------------------------
@@ -421,50 +475,48 @@ def run_fair_race(
         "settings": asdict(settings),
     }
     timings: dict[str, float] = {}
+
+    def show_sweep(sweep: list[fair.SweepPoint], chosen: dict[str, fair.SweepPoint]) -> None:
+        timings["sweep_seconds"] = time.perf_counter() - started
+        print(fair.sweep_table(sweep, chosen))
+        for point in chosen.values():
+            edge = fair.at_grid_edge(sweep, point)
+            if edge:
+                print(
+                    f"note: {point.regime}'s best lr {point.lr:g} is the {edge} tried; "
+                    "the best may lie beyond it: widen --lrs"
+                )
+
     try:
-        sweep = fair.sweep_learning_rates(dataset, regimes, settings, progress=progress)
+        result = fair.run_fair(dataset, regimes, settings, progress=progress, on_sweep=show_sweep)
     except KeyboardInterrupt:
         print("interrupted during the learning-rate sweep; nothing to race", file=sys.stderr)
         return exit_codes.INTERRUPTED
-    timings["sweep_seconds"] = time.perf_counter() - started
-    try:
-        chosen = fair.choose_learning_rates(sweep)
     except fair.NoStableLearningRate as error:
-        print(fair.sweep_table(sweep, {}))
+        timings["sweep_seconds"] = time.perf_counter() - started
+        print(fair.sweep_table(error.sweep, {}))
         print(f"error: {error}", file=sys.stderr)
-        write_run_record(
+        results = {"sweep": [asdict(point) for point in error.sweep], "error": str(error)}
+        return finish(
             out,
             "compare_fair",
             config,
             seed=args.seed,
             timings=timings,
-            results={"sweep": [asdict(point) for point in sweep], "error": str(error)},
+            results=results,
+            code=exit_codes.DIVERGED,
         )
-        return exit_codes.DIVERGED
-    print(fair.sweep_table(sweep, chosen))
-    for point in chosen.values():
-        edge = fair.at_grid_edge(sweep, point)
-        if edge:
-            print(
-                f"note: {point.regime}'s best lr {point.lr:g} is the {edge} tried; "
-                "the best may lie beyond it: widen --lrs"
-            )
-    try:
-        runs, interrupted = fair.race(dataset, chosen, settings, progress=progress)
-    except KeyboardInterrupt:
-        runs, interrupted = {regime: [] for regime in chosen}, True
     timings["race_seconds"] = time.perf_counter() - started - timings["sweep_seconds"]
-    done = settings.seeds[: len(next(iter(runs.values())))]
-    result = fair.FairResult(sweep, chosen, runs, settings, done, interrupted)
-    if interrupted:
+    sweep, chosen, runs, done = result.sweep, result.chosen, result.runs, result.seeds
+    if result.interrupted:
         print(f"interrupted; {len(done)} seed(s) finished by every regime", file=sys.stderr)
     outcome: dict = {
         "sweep": [asdict(point) for point in sweep],
         "chosen_lr": {regime: point.lr for regime, point in chosen.items()},
-        "interrupted": interrupted,
+        "interrupted": result.interrupted,
     }
-    paths: list[Path] = []
     histories = {}
+    code = exit_codes.INTERRUPTED if result.interrupted else exit_codes.OK
     if done:
         stats = fair.statistics(result)
         budgets = fair.equal_budgets(result)
@@ -477,11 +529,30 @@ def run_fair_race(
             for regime, results in runs.items()
             for seed, run in zip(done, results, strict=True)
         }
-        paths = write_fair_figures(result, out)
+
+        def figures() -> list[Path]:
+            return write_fair_figures(result, out)
+
+        for regime, entry in stats.items():
+            if entry["diverged_seeds"] and not result.interrupted:
+                print(
+                    f"{regime} diverged on seed(s) {', '.join(map(str, entry['diverged_seeds']))}"
+                    f" at lr {chosen[regime].lr:g}, which was stable on the sweep's seed; "
+                    "try --lrs with smaller rates",
+                    file=sys.stderr,
+                )
+                code = exit_codes.DIVERGED
     else:
-        paths = [sweep_figure(sweep, chosen, out / "fair_sweep.png")]
+
+        def figures() -> list[Path]:
+            return [sweep_figure(sweep, chosen, out / "fair_sweep.png")]
+
     timings["total_seconds"] = time.perf_counter() - started
-    records = write_run_record(
+    print(
+        f"sweep {timings['sweep_seconds']:.1f} s, race {timings['race_seconds']:.1f} s, "
+        f"total {timings['total_seconds']:.1f} s"
+    )
+    return finish(
         out,
         "compare_fair",
         config,
@@ -489,22 +560,6 @@ def run_fair_race(
         timings=timings,
         histories=histories,
         results=outcome,
-        figures=paths,
+        figures=figures,
+        code=code,
     )
-    print(
-        f"sweep {timings['sweep_seconds']:.1f} s, race {timings['race_seconds']:.1f} s, "
-        f"total {timings['total_seconds']:.1f} s; wrote {len(paths)} figures and "
-        f"{', '.join(path.name for path in records)} to {out}/"
-    )
-    if interrupted:
-        return exit_codes.INTERRUPTED
-    diverged = {regime: entry["diverged_seeds"] for regime, entry in stats.items()}
-    for regime, bad in diverged.items():
-        if bad:
-            print(
-                f"{regime} diverged on seed(s) {', '.join(map(str, bad))} at lr "
-                f"{chosen[regime].lr:g}, which was stable on the sweep's seed; "
-                "try --lrs with smaller rates",
-                file=sys.stderr,
-            )
-    return exit_codes.DIVERGED if any(diverged.values()) else exit_codes.OK

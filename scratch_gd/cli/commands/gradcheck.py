@@ -25,17 +25,17 @@ from ...reference.gradcheck import (
     gradcheck,
 )
 from ...reference.mlp import MLP
-from ...store.files import atomic_write_text
-from ...store.record import csv_text, number, write_run_record
+from ...store.record import csv_text, number
 from .. import exit_codes
 from ..arguments import (
     layer_sizes,
     non_negative_float,
-    non_negative_int,
     positive_float,
     positive_int,
     prepare_output,
+    seed,
 )
+from ..finish import finish
 
 NAME = "gradcheck"
 HELP = "check every gradient of backprop against central finite differences"
@@ -62,7 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--batch", type=positive_int, default=16, help="random samples to check on (default 16)"
     )
     parser.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed for the weights and the batch"
+        "--seed",
+        type=seed,
+        default=0,
+        help="seed for the weights and the batch (any size: see compare --help)",
     )
     defaults = ", ".join(f"{DEFAULT_EPS[d]:g} for {d}" for d in sorted(DEFAULT_EPS))
     parser.add_argument(
@@ -85,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=non_negative_float,
         metavar="M",
         help="instead of watching every nudge for a ReLU flipping, skip the samples with a "
-        "pre-activation within M of 0; 0 skips none, to see what kinks do",
+        "pre-activation within M of 0; 0 skips none, to see what kinks do (default: none "
+        "skipped, every nudge watched)",
     )
     parser.add_argument(
         "--out", type=Path, help="folder for gradcheck.csv and gradcheck.json (default: none)"
@@ -189,7 +193,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         code = exit_codes.CHECK_FAILED
 
     if out is not None:
-        csv_path = atomic_write_text(out / "gradcheck.csv", report_csv(report))
         config = dict(
             sizes=sizes,
             dtype=args.dtype,
@@ -210,8 +213,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             samples_skipped=report.samples_skipped,
             rows=report.rows,
         )
-        written = write_run_record(
-            out, NAME, config, seed=args.seed, timings={"check": seconds}, results=results
+        print(f"checked in {seconds:.2f} s")
+        code = finish(
+            out,
+            NAME,
+            config,
+            seed=args.seed,
+            timings={"check": seconds},
+            results=results,
+            tables={"gradcheck.csv": report_csv(report)},
+            code=code,
         )
-        print(f"checked in {seconds:.2f} s; wrote {csv_path} and {written[0]}")
     return code

@@ -8,12 +8,12 @@ import time
 
 from ...lab import lr_grid
 from ...store.datasets import data_config
-from ...store.files import atomic_write_text
-from ...store.record import csv_text, number, write_run_record
+from ...store.record import csv_text, number
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
     batch_size,
+    check_memory,
     dataset_from_args,
     engine_config,
     engine_line,
@@ -25,6 +25,7 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
+from ..finish import finish
 
 NAME = "lr-grid"
 DEFAULT_BATCH = 32
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     else:
         batch = fit_batch_size(args.batch_size, args.n, parser)
     sizes = [dataset.n_features, *args.hidden, 1]
+    check_memory(
+        parser, sizes=sizes, n=args.n, batch=batch, steps=args.steps, runs=1, dtype=args.dtype
+    )
     # Checks first: a usage error must not leave an empty output folder behind.
     out = prepare_output(args.out, parser)
     print(engine_line(args))
@@ -99,9 +103,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     diverged = sum(cell.diverged for cell in result.cells)
     if diverged:
         print(f"{diverged} of {len(result.cells)} cells diverged (marked 'diverged' and hatched)")
-    table = out / "lr_grid.csv"
-    atomic_write_text(table, table_csv(result))
-    figure = lr_grid.lr_grid_figure(result, out / "lr_grid.png", subtitle=dataset.description)
     best = result.best
     config = {
         **engine_config(args),
@@ -121,17 +122,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         else {"lr": best.lr, "momentum": best.momentum, "final_loss": best.final_loss},
         "diverged_cells": diverged,
     }
-    paths = write_run_record(
+    return finish(
         out,
         "lr_grid",
         config,
         seed=args.seed,
         timings={"train": trained, "total": time.perf_counter() - started},
         results=results,
-        figures=[figure],
+        tables={"lr_grid.csv": table_csv(result)},
+        figures=lambda: [
+            lr_grid.lr_grid_figure(result, out / "lr_grid.png", subtitle=dataset.description)
+        ],
     )
-    print(f"wrote {figure.name}, {table.name} and {', '.join(p.name for p in paths)} to {out}/")
-    return exit_codes.OK
 
 
 def table_csv(result: lr_grid.GridResult) -> str:

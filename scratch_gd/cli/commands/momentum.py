@@ -8,12 +8,12 @@ import time
 
 from ...lab import momentum, phase
 from ...store.datasets import data_config
-from ...store.files import atomic_write_text
-from ...store.record import csv_text, number, write_run_record
+from ...store.record import csv_text, number
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
     batch_size,
+    check_memory,
     dataset_from_args,
     engine_config,
     engine_line,
@@ -25,6 +25,7 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
+from ..finish import finish
 
 NAME = "momentum"
 HELP = "train with momentum 0, 0.5, 0.9, 0.99 and 1 on the same problem; see why 1 never settles"
@@ -71,6 +72,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     batch = fit_batch_size(args.batch_size, args.n, parser)
     eval_every = args.eval_every or max(1, args.steps // EVALUATIONS)
     sizes = [dataset.n_features, *args.hidden, 1]
+    check_memory(
+        parser,
+        sizes=sizes,
+        n=args.n,
+        batch=batch,
+        steps=args.steps,
+        runs=len(args.momenta),
+        dtype=args.dtype,
+    )
     # Checks first: a usage error must not leave an empty output folder behind.
     out = prepare_output(args.out, parser)
     print(engine_line(args))
@@ -105,17 +115,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 raise KeyboardInterrupt
             runs.append(run_result)
     except KeyboardInterrupt:
-        print("momentum: interrupted; nothing written", file=sys.stderr)
-        return exit_codes.INTERRUPTED
+        # A stop keeps the momenta that finished: they are what was computed.
+        if not runs:
+            print("momentum: interrupted before any run finished; nothing written", file=sys.stderr)
+            return exit_codes.INTERRUPTED
+        print(
+            f"momentum: interrupted; writing the {len(runs)} run(s) that finished",
+            file=sys.stderr,
+        )
     trained = time.perf_counter() - started
     print(momentum.momentum_table(runs))
-    print(momentum.effective_step_note(args.lr, args.momenta))
-    table = out / "momentum.csv"
-    atomic_write_text(table, table_csv(runs))
+    print(momentum.effective_step_note(args.lr, [r.momentum for r in runs]))
     subtitle = f"{dataset.description}; lr {args.lr:g}, batch {batch}, {args.steps} steps"
-    figure = momentum.momentum_figure(runs, out / "momentum.png", subtitle=subtitle)
-    # The same idea on a 1-D bowl, where it is exact: spirals at sqrt(m) (lab/phase.py).
-    portrait = phase.phase_figure(out / "momentum_phase.png")
     config = {
         **engine_config(args),
         "data": data_config(dataset),
@@ -141,7 +152,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         }
         for run_result in runs
     }
-    paths = write_run_record(
+    code = exit_codes.OK
+    for run_result in runs:
+        if run_result.history.diverged_at is not None:
+            print(
+                f"momentum {run_result.momentum:g} diverged at step "
+                f"{run_result.history.diverged_at + 1}; try a smaller --lr or momentum",
+                file=sys.stderr,
+            )
+            code = exit_codes.DIVERGED
+    if len(runs) < len(args.momenta):
+        code = exit_codes.INTERRUPTED
+    return finish(
         out,
         "momentum",
         config,
@@ -149,11 +171,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         timings={"train": trained, "total": time.perf_counter() - started},
         histories={f"momentum {r.momentum:g}": r.history for r in runs},
         results=results,
-        figures=[figure, portrait],
+        tables={"momentum.csv": table_csv(runs)},
+        figures=lambda: [
+            momentum.momentum_figure(runs, out / "momentum.png", subtitle=subtitle),
+            # The same idea on a 1-D bowl, where it is exact: spirals at sqrt(m) (lab/phase.py).
+            phase.phase_figure(out / "momentum_phase.png"),
+        ],
+        code=code,
     )
-    records = ", ".join(path.name for path in paths)
-    print(f"wrote {figure.name}, {portrait.name}, {table.name} and {records} to {out}/")
-    return exit_codes.OK
 
 
 def table_csv(runs: list[momentum.MomentumRun]) -> str:

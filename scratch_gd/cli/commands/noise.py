@@ -17,23 +17,24 @@ from ...reference.sgd import SGD
 from ...run.history import History
 from ...run.train import train
 from ...store.datasets import data_config
-from ...store.files import atomic_write_text
-from ...store.record import csv_text, number, write_run_record
+from ...store.record import csv_text, number
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
+    check_memory,
     dataset_from_args,
     engine_config,
     engine_line,
     fit_batch_sizes,
     int_list,
-    non_negative_float,
+    momentum,
     non_negative_int,
     positive_float,
     positive_int,
     prepare_output,
     sgd_options,
 )
+from ..finish import finish
 
 NAME = "noise"
 TRAIN_BATCH = 32
@@ -68,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--momentum",
-        type=non_negative_float,
+        type=momentum,
         default=0.9,
         help="their momentum (default 0.9)",
     )
@@ -98,6 +99,17 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"parameters need {needed / 2**20:.0f} MB (limit "
             f"{noise.MAX_GRADIENT_MATRIX_BYTES / 2**20:.0f} MB); use fewer rows or --hidden"
         )
+    check_memory(
+        parser,
+        sizes=sizes,
+        n=args.n,
+        batch=max(train_batch, *batch_sizes),
+        steps=args.train_steps,
+        runs=1,
+        dtype=args.dtype,
+        # each batch size draws --draws batches of indices at once, with and without replacement
+        extra=("--draws", "the batches drawn", 2 * 8 * args.draws * max(batch_sizes)),
+    )
     x, y = dataset.x_train, dataset.y_train
     # Checks first: a usage error must not leave an empty output folder behind.
     out = prepare_output(args.out, parser)
@@ -117,9 +129,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return exit_codes.INTERRUPTED
     measured = time.perf_counter() - started
     print(noise.noise_table(results))
-    table = out / "noise.csv"
-    atomic_write_text(table, table_csv(results))
-    figure = noise.noise_figure(results, out / "noise.png", subtitle=dataset.description)
     config = {
         **engine_config(args),
         "data": data_config(dataset),
@@ -145,7 +154,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         }
         for result in results
     }
-    paths = write_run_record(
+    return finish(
         out,
         "noise",
         config,
@@ -153,9 +162,20 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         timings={"measure": measured, "total": time.perf_counter() - started},
         histories=histories,
         results=record,
-        figures=[figure],
+        tables={"noise.csv": table_csv(results)},
+        code=outcome_code(histories),
+        figures=lambda: [
+            noise.noise_figure(results, out / "noise.png", subtitle=dataset.description)
+        ],
     )
-    print(f"wrote {figure.name}, {table.name} and {', '.join(p.name for p in paths)} to {out}/")
+
+
+def outcome_code(histories: dict[str, History]) -> int:
+    """Interrupted (130), else diverged (3), else OK, from the training run (if any)."""
+    if any(history.interrupted for history in histories.values()):
+        return exit_codes.INTERRUPTED
+    if any(history.diverged_at is not None for history in histories.values()):
+        return exit_codes.DIVERGED
     return exit_codes.OK
 
 
@@ -196,8 +216,13 @@ def measure(
         desc="training",
         engine=args.engine,
     )
-    if history.interrupted:
-        raise KeyboardInterrupt
+    if history.interrupted:  # a stop keeps what was measured: the initial weights' noise
+        print(
+            f"noise: training interrupted at step {history.steps}; writing the measurement at "
+            "the initial weights",
+            file=sys.stderr,
+        )
+        return results, {f"interrupted after {history.steps} steps": history}
     label = f"after {args.train_steps} steps"
     if history.diverged_at is not None:
         print(

@@ -8,11 +8,11 @@ import time
 
 from ...lab import sweep_batch
 from ...store.datasets import data_config
-from ...store.files import atomic_write_text
-from ...store.record import csv_text, number, write_run_record
+from ...store.record import csv_text, number
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
+    check_memory,
     dataset_from_args,
     engine_config,
     engine_line,
@@ -20,12 +20,13 @@ from ..arguments import (
     int_list,
     learning_rate_list,
     listed,
-    non_negative_float,
+    momentum,
     positive_float,
     positive_int,
     prepare_output,
     sgd_options,
 )
+from ..finish import finish
 
 NAME = "sweep-batch"
 HELP = (
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--momentum",
-        type=non_negative_float,
+        type=momentum,
         default=sweep_batch.DEFAULT_MOMENTUM,
         help=f"momentum of every run (default {sweep_batch.DEFAULT_MOMENTUM:g})",
     )
@@ -107,6 +108,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     else:
         batch_sizes = sweep_batch.batch_grid(args.n)
     sizes = [dataset.n_features, *args.hidden, 1]
+    check_memory(
+        parser,
+        sizes=sizes,
+        n=args.n,
+        batch=max(batch_sizes),
+        steps=max(args.max_steps, args.reference_steps or 0),
+        runs=len(batch_sizes) + 1,
+        dtype=args.dtype,
+    )
     # Checks first: a usage error must not leave an empty output folder behind.
     out = prepare_output(args.out, parser)
     factor = args.target_factor or sweep_batch.DEFAULT_TARGET_FACTOR
@@ -162,9 +172,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             f"note: batch {', '.join(map(str, at_edge))} won with the largest learning rate "
             f"of the grid ({max(args.lrs):g}); a larger one might be faster still (--lrs)"
         )
-    table = out / "sweep_batch.csv"
-    atomic_write_text(table, table_csv(sweep))
-    figure = sweep_batch.sweep_figure(sweep, out / "sweep_batch.png", subtitle=dataset.description)
     config = {
         **engine_config(args),
         "data": data_config(dataset),
@@ -189,7 +196,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         history = sweep_batch.winner_history(r, sweep.target)
         if history is not None:
             histories[f"batch {r.batch_size}"] = history
-    paths = write_run_record(
+    return finish(
         out,
         "sweep_batch",
         config,
@@ -197,10 +204,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         timings={"sweep": trained, "total": time.perf_counter() - started},
         histories=histories,
         results=results,
-        figures=[figure],
+        tables={"sweep_batch.csv": table_csv(sweep)},
+        figures=lambda: [
+            sweep_batch.sweep_figure(sweep, out / "sweep_batch.png", subtitle=dataset.description)
+        ],
     )
-    print(f"wrote {figure.name}, {table.name} and {', '.join(p.name for p in paths)} to {out}/")
-    return exit_codes.OK
 
 
 COLUMNS = [

@@ -72,12 +72,12 @@ def real_array(name: str, value: object) -> np.ndarray:
     return array
 
 
-def model_input(x: object, features: int, dtype: np.dtype) -> np.ndarray:
+def model_input(x: object, features: int, dtype: np.dtype, who: str = "MLP") -> np.ndarray:
     """x as a C-contiguous (N, features) array of the model's dtype."""
-    x = real_array("the MLP's input", x)
+    x = real_array(f"the {who}'s input", x)
     if x.ndim != 2 or x.shape[1] != features:
         raise ValueError(
-            f"MLP expects input of shape (N, {features}), got {x.shape}; "
+            f"{who} expects input of shape (N, {features}), got {x.shape}; "
             "reshape a 1-D input with x.reshape(-1, 1)"
         )
     return np.ascontiguousarray(x, dtype=dtype)

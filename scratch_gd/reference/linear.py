@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import checks
 from .backend import NUMPY, Backend, get_backend
 from .module import Module
 from .parameter import Parameter
@@ -71,11 +72,13 @@ class Linear(Module):
         self.cache: np.ndarray | None = None  # what forward kept for backward: the input x
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = checks.model_input(x, self.in_features, self.weight.data.dtype, "Linear")
         out, self.cache = linear_forward(x, self.weight.data, self.bias.data, self.backend)
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         self.check_forward_ran()
+        grad_out = checks.upstream_gradient(grad_out, (len(self.cache), self.out_features))
         grad_x, grad_weight, grad_bias = linear_backward(
             grad_out, self.cache, self.weight.data, self.backend
         )

@@ -78,6 +78,21 @@ def choose_engine(engine: str, model: MLP, optimizer: SGD) -> str:
     return "layers"
 
 
+def check_pair(model: MLP, optimizer: SGD) -> None:
+    """The optimiser must step this model's own parameters, or training changes nothing."""
+    if not all(hasattr(optimizer, name) for name in ("params", "step", "zero_grad")):
+        raise TypeError(
+            f"train needs an optimizer such as sg.SGD(model.parameters(), lr=...), got a "
+            f"{type(optimizer).__name__}"
+        )
+    mine = {id(param) for param in model.parameters()}
+    if not all(id(param) in mine for param in optimizer.params):
+        raise ValueError(
+            "the optimizer updates parameters that are not this model's; build it with "
+            "sg.SGD(model.parameters(), ...) for the model you train"
+        )
+
+
 def params_finite(optimizer: SGD) -> bool:
     return all(np.isfinite(param.data).all() for param in optimizer.params)
 
@@ -188,6 +203,7 @@ def train(
     ``history.evaluations``. Use it for losses that do not depend on the batch drawn, such
     as the loss over all the data or over a validation set.
     """
+    check_pair(model, optimizer)
     chosen = choose_engine(engine, model, optimizer)
     steps = checks.whole_number("steps", steps, 1)
     batch_size = checks.whole_number("batch_size", batch_size, 1)

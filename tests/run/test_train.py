@@ -162,3 +162,23 @@ def test_by_default_train_runs_the_layers_backward_a_learner_reads(monkeypatch):
     assert history.engine == "layers" and history.info["backend"] == "numba"
     # Two Linear layers in [1, 8, 1], every step, plus the warm-up pass before the clock.
     assert len(calls) == 100 * 2 + 2
+
+
+def test_an_optimizer_of_another_model_is_refused_not_silently_ignored():
+    x, y = sg.lesson_data(50, dtype=np.float64)
+    model, other = sg.MLP([1, 4, 1], dtype=np.float64), sg.MLP([1, 4, 1], dtype=np.float64)
+    with pytest.raises(ValueError, match="not this model's"):
+        sg.train(model, sg.SGD(other.parameters()), x, y, batch_size=5, steps=2, progress=False)
+    with pytest.raises(TypeError, match="needs an optimizer"):
+        sg.train(model, sg.MSELoss(), x, y, batch_size=5, steps=2, progress=False)
+
+
+def test_a_layer_called_directly_checks_what_it_is_handed():
+    layer = sg.Linear(3, 2, dtype=np.float64, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"Linear expects input of shape \(N, 3\)"):
+        layer(np.ones((4, 2)))
+    layer(np.ones((4, 3)))
+    with pytest.raises(
+        TypeError, match=r"backward takes dL/d\(output\), an array of shape \(4, 2\)"
+    ):
+        layer.backward(1.5)

@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["list", *bugs.BUGS],
         metavar="NAME",
         help="slip a classic backprop mistake into the reference code for this run, to see "
-        "the check catch it; 'list' names them (see docs/debugging.md)",
+        "the check catch it; 'list' names them (see docs/debugging.md; default: none)",
     )
 
 

@@ -19,7 +19,6 @@ import numpy as np
 from ...lab import landscape
 from ...lab.race import RegimeConfig
 from ...store.datasets import data_config, load_dataset
-from ...store.record import write_run_record
 from .. import exit_codes
 from ..arguments import (
     engine_config,
@@ -29,6 +28,7 @@ from ..arguments import (
     positive_int,
     prepare_output,
 )
+from ..finish import finish
 from .compare import PRESETS
 
 NAME = "landscape"
@@ -71,8 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("runs") / "landscape",
-        help="folder for landscape.png and landscape.json (default runs/landscape)",
+        default=None,
+        help="folder for landscape.png and landscape.json (default runs/landscape, ignored by git)",
     )
     parser.add_argument(
         "--engine",
@@ -144,9 +144,6 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     results = landscape.landscape_results(view, trajectories)
     print(landscape.summary_table(results))
     subtitle = f"{dataset.description}; lr {args.lr:g}, {args.steps} steps, seed {args.seed}"
-    figure = landscape.landscape_figure(
-        view, trajectories, out / "landscape.png", subtitle=subtitle
-    )
     config = {
         **engine_config(args),
         "data": data_config(dataset),
@@ -165,7 +162,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "snapshot_every": every,
         "resolution": args.resolution,
     }
-    records = write_run_record(
+    diverged = [t for t in trajectories if t.result.history.diverged_at is not None]
+    for t in diverged:
+        print(
+            f"{t.name} diverged at step {t.result.history.diverged_at + 1}; its line ends at "
+            f"its last finite weights (step {t.steps[-1]}); try a smaller --lr",
+            file=sys.stderr,
+        )
+    return finish(
         out,
         "landscape",
         config,
@@ -177,14 +181,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         },
         histories={t.name: t.result.history for t in trajectories},
         results=results,
-        figures=[figure],
+        figures=lambda: [
+            landscape.landscape_figure(view, trajectories, out / "landscape.png", subtitle=subtitle)
+        ],
+        code=exit_codes.DIVERGED if diverged else exit_codes.OK,
     )
-    print(f"wrote {figure.name} and {', '.join(path.name for path in records)} to {out}/")
-    diverged = [t for t in trajectories if t.result.history.diverged_at is not None]
-    for t in diverged:
-        print(
-            f"{t.name} diverged at step {t.result.history.diverged_at + 1}; its line ends at "
-            f"its last finite weights (step {t.steps[-1]}); try a smaller --lr",
-            file=sys.stderr,
-        )
-    return exit_codes.DIVERGED if diverged else exit_codes.OK

@@ -73,23 +73,6 @@ class GradcheckReport:
     def passed(self, tolerance: float) -> bool:
         return self.worst < tolerance
 
-    def table(self) -> str:
-        header = (
-            f"{'tensor':<10} {'shape':<10} {'|grad|':>9} {'rel. error':>11} "
-            f"{'max abs err':>12}  worst at"
-        )
-        lines = [header, "-" * len(header)]
-        for row in self.rows:
-            lines.append(
-                f"{row.name:<10} {row.shape!s:<10} {row.grad_norm:>9.2e} "
-                f"{row.relative_error:>11.2e} {row.max_abs_error:>12.2e}  {row.worst_at}"
-            )
-        lines.append(
-            f"worst {self.worst:.2e}; {self.samples_used} samples used, "
-            f"{self.samples_skipped} skipped near a ReLU kink"
-        )
-        return "\n".join(lines)
-
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     scale = np.linalg.norm(analytic) + np.linalg.norm(numeric)

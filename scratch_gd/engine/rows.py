@@ -1,7 +1,7 @@
 """One batch's forward and backward pass, batch-major: activations stored (B, features).
 
 Best for small batches (down to one sample, where every product is a matrix-vector
-product). ``engine_columns.py`` does the same for large batches in feature-major layout.
+product). ``columns.py`` does the same for large batches in feature-major layout.
 
     a_0 = x[batch]                                   gather the batch
     z_l = a_l @ W_l.T + b_l,  a_{l+1} = max(z_l, 0)  forward (no ReLU after the last layer)
@@ -32,34 +32,26 @@ COMBINE_MIN_WIDTH = 8
 
 
 @njit(cache=True)
-def forward_backward_rows(
-    x,
-    y,
-    batch,
-    sizes,
-    params,
-    grads,
-    offsets,
-    acts,
-    act_offsets,
-    delta,
-    delta_prev,
-    scratch,
-    zeros,
-    count,
-):  # pragma: no cover - compiled
+def forward_backward_rows(x, y, batch, net, work, count):  # pragma: no cover - compiled
     """Forward and backward pass of one batch stored batch-major: each sample one row.
 
-    Fills ``grads`` (flat, torch's parameter order) and returns the summed squared error.
+    Fills ``net.grads`` (see ``state.py``) and returns the summed squared error.
     ``batch`` holds the sample indices (B,); ``count`` is the number of elements the mean
-    is over (the whole batch's B * outputs, even when this call sees part of the batch).
-    Shapes: x (n, sizes[0]), y (n, sizes[-1]); every other array is a flat work buffer.
+    is over (B * outputs). Shapes: x (n, sizes[0]), y (n, sizes[-1]); ``work`` holds
+    flat buffers that the blocks below are cut from.
     """
+    sizes, offsets, params, grads = net.sizes, net.offsets, net.params, net.grads
+    acts, act_offsets, scratch = work.acts, work.act_offsets, work.scratch
+    delta, delta_prev = work.delta, work.delta_prev
     layers = sizes.shape[0] - 1
     rows = batch.shape[0]
     a = block(acts, act_offsets[0], rows, sizes[0])
     for r in range(rows):
-        a[r, :] = x[batch[r]]
+        # Element by element: a whole-row copy would compile a shape check and its
+        # error message, about a second of the engine's first compile.
+        sample = x[batch[r]]
+        for feature in range(sizes[0]):
+            a[r, feature] = sample[feature]
 
     for layer in range(layers):
         fan_in, fan_out = sizes[layer], sizes[layer + 1]
@@ -104,7 +96,7 @@ def forward_backward_rows(
         if layer > 0:
             weight = block(params, offsets[2 * layer], fan_out, fan_in)
             g_prev = block(delta_prev, 0, rows, fan_in)
-            combine_rows(g, weight, zeros[:fan_in], g_prev)
+            combine_rows(g, weight, work.zeros[:fan_in], g_prev)
             relu_mask_inplace(g_prev, a)  # a = the ReLU output of the layer below
             delta, delta_prev = delta_prev, delta
             g = g_prev

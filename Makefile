@@ -49,8 +49,10 @@ format: $(VENV)/.installed-test
 test: lint
 	$(BIN)/python -m pytest $(ARGS)
 
-# Benchmarks print tables and write plots/; they are never timed unit tests.
+# Benchmarks print tables and write runs/bench/ (ignored by git); ARGS="--out plots"
+# refreshes the copies the README shows. They are never timed unit tests.
 bench: $(VENV)/.installed-test
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_train.py $(ARGS)
 
 bench-kernels: $(VENV)/.installed-test

@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with python3 and make:
 #   make compare   - create .venv, install, race the three regimes, write plots/
 #   make test      - install the test extra, lint, run the whole suite
+#   make check-maths - only the maths tests (gradients, torch parity, engine equality)
 # Then: make lab (the experiments), make bench and make bench-kernels (speed tables).
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ ARGS   ?=
 LINT_PATHS := $(wildcard scratch_gd tests benchmarks)
 RUFF_RULES := --extend-select I,UP,B,NPY --extend-ignore C408 --line-length 100
 
-.PHONY: compare lab test lint format bench bench-kernels clean install install-test
+.PHONY: compare lab test check-maths lint format bench bench-kernels clean install install-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ format: $(VENV)/.installed-test
 
 test: lint
 	$(BIN)/python -m pytest $(ARGS)
+
+# Just the maths: finite differences, torch parity, SGD forms, backends, engine equality.
+MATHS_TESTS := tests/reference tests/engine
+check-maths: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q $(MATHS_TESTS) $(ARGS)
 
 # Benchmarks print tables and write runs/bench/ (ignored by git); ARGS="--out plots"
 # refreshes the copies the README shows. They are never timed unit tests.

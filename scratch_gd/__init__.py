@@ -2,11 +2,15 @@
 
 A NumPy multilayer perceptron with hand-written backpropagation, an SGD optimiser that
 matches ``torch.optim.SGD`` step for step, and the three classic training regimes.
+Read ``scratch_gd/reference/`` in the order its ``__init__.py`` lists: it is the code
+that runs. ``kernels/`` and ``engine/`` are its fast twins; ``run/``, ``store/``, ``lab/``
+and ``cli/`` the service around it.
 """
 
 from .reference.data import lesson_data
 from .reference.linear import Linear, linear_backward, linear_forward
-from .reference.loss import MSELoss
+from .reference.loop import train_loop, training_steps
+from .reference.loss import MSELoss, mse_backward, mse_forward
 from .reference.mlp import MLP, Sequential
 from .reference.module import Module
 from .reference.parameter import Parameter
@@ -15,6 +19,7 @@ from .reference.sampling import BatchSampler
 from .reference.sgd import SGD
 from .run.history import Evaluation, History
 from .run.train import train
+from .store import checkpoint as _checkpoint  # noqa: F401 - gives MLP its save and load
 
 __version__ = "0.1.0"
 
@@ -33,7 +38,11 @@ __all__ = [
     "lesson_data",
     "linear_backward",
     "linear_forward",
+    "mse_backward",
+    "mse_forward",
     "relu_backward",
     "relu_forward",
     "train",
+    "train_loop",
+    "training_steps",
 ]

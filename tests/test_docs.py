@@ -176,7 +176,7 @@ def same_order(quoted: str, printed: str) -> bool:
 
 NUMBER = re.compile(r"\d\.\d+e[-+]\d+")
 # Where the worst error sits (the last column of a row) is decided by rounding too.
-WORST_AT = re.compile(r"\s+\(\d+(?:, \d+)*\)$")
+WORST_AT = re.compile(r"\s+\(\d+(?:, \d+)*,?\)$")
 
 
 def key_of(line: str) -> str:

@@ -14,16 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from ..store.datasets import DataError, Dataset, load_dataset
+from ..store.text import one_line
+
 T = TypeVar("T")
 
-
-def one_line(message: str) -> str:
-    """``message`` with control characters escaped (a pasted newline shows as ``\\n``), so an
-    error stays the one line it is meant to be, whatever the user typed."""
-    return "".join(
-        character if character.isprintable() else character.encode("unicode_escape").decode()
-        for character in message
-    )
+__all__ = ["one_line"]  # re-exported: commands import it from here
 
 
 # --- Single values ---------------------------------------------------------------------------
@@ -235,7 +231,7 @@ def sgd_options(
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--data``, ``--target``, ``--n`` and ``--validation``; load with
-    ``scratch_gd.datasets.dataset_from_args``."""
+    ``dataset_from_args`` below."""
     parser.add_argument(
         "--data",
         default="lesson",
@@ -272,10 +268,11 @@ def add_run_arguments(
     *,
     out_help: str = "folder for results",
     progress_help: str = "hide the progress bar",
+    default_engine: str = "layers",
 ) -> None:
     """Add the flags of every subcommand that trains: the SGD options (``add_sgd_arguments``),
-    ``--hidden``, the data (``add_data_arguments``), ``--seed``, ``--dtype``, ``--out`` and
-    ``--no-progress``. The network they describe is ``[n_features, *args.hidden, 1]``."""
+    ``--hidden``, the data (``add_data_arguments``), ``--seed``, ``--dtype``, ``--engine``,
+    ``--backend``, ``--out`` and ``--no-progress``. The network they describe is ``[n_features, *args.hidden, 1]``."""
     add_sgd_arguments(parser)
     parser.add_argument(
         "--hidden",
@@ -291,7 +288,23 @@ def add_run_arguments(
         default=0,
         help="seed for data, initial weights and batches",
     )
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument(
+        "--dtype", choices=["float32", "float64"], default="float32", help="(default float32)"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["layers", "compiled"],
+        default=default_engine,
+        help="layers: the reference loop of scratch_gd/reference, layer by layer; compiled: "
+        f"its fused Numba twin, many times faster (default {default_engine})",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["numba", "numpy"],
+        default="numba",
+        help="who multiplies the layers' matrices: our Numba kernels or NumPy's BLAS "
+        "(default numba)",
+    )
     parser.add_argument("--out", type=Path, default=Path("plots"), help=out_help)
     parser.add_argument("--no-progress", action="store_true", help=progress_help)
 
@@ -320,3 +333,53 @@ def fit_batch_sizes(sizes: list[int], n: int, parser: argparse.ArgumentParser) -
                 f"({n} samples); use at most {n}, or 'all'"
             )
     return sorted({n if size == -1 else size for size in sizes})
+
+
+def dataset_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Dataset:
+    """``load_dataset`` from the flags of ``arguments.add_data_arguments``.
+
+    A bad source stops with ``parser.error`` (one line, exit 2). Afterwards ``args.n`` holds
+    the number of *training* samples, so batch-size checks can compare against it.
+    """
+    if args.data != "lesson" and args.n is not None:
+        parser.error(
+            f"argument --n: --n sets the size of the lesson data, but --data is {args.data!r}; "
+            "drop --n (a data set has the rows it has)"
+        )
+    if args.data == "lesson" and args.target is not None:
+        parser.error(
+            "argument --target: the lesson data has a single input and target; "
+            "drop --target or give a CSV file with --data"
+        )
+    if args.data == "diabetes" and args.target is not None:
+        parser.error(
+            "argument --target: the diabetes data's target is fixed (disease progression); "
+            "drop --target"
+        )
+    try:
+        dataset = load_dataset(
+            args.data,
+            args.target,
+            n=1000 if args.n is None else args.n,
+            seed=getattr(args, "seed", 0),
+            validation=args.validation,
+            dtype=getattr(args, "dtype", "float32"),
+        )
+    except DataError as error:
+        parser.error(f"argument --data: {error}")
+    args.n = dataset.n_train
+    return dataset
+
+
+def engine_line(args: argparse.Namespace) -> str:
+    """What trains, said in every training command's output and record."""
+    loop = (
+        "the reference loop (scratch_gd/reference)"
+        if args.engine == "layers"
+        else "the compiled engine (scratch_gd/engine)"
+    )
+    return f"engine: {args.engine}, {loop}; matmuls on the {args.backend} backend"
+
+
+def engine_config(args: argparse.Namespace) -> dict[str, str]:
+    return {"engine": args.engine, "backend": args.backend}

@@ -71,6 +71,8 @@ class FairSettings:
     dtype: str = "float32"
     sampling: str = "lesson"
     sgd_options: dict = field(default_factory=dict)
+    engine: str = "layers"
+    backend: str = "numba"
 
     def evaluation_interval(self, steps: int) -> int:
         return self.eval_every or max(1, steps // EVALUATIONS_PER_RUN)
@@ -151,6 +153,8 @@ def train_once(
             x_val=dataset.x_val,
             y_val=dataset.y_val,
             eval_every=eval_every or settings.evaluation_interval(steps),
+            engine=settings.engine,
+            backend=settings.backend,
         )
 
 

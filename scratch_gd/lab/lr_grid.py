@@ -115,16 +115,24 @@ def run_cell(
     sgd_options: dict | None = None,
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    engine: str = "layers",
+    backend: str = "numba",
 ) -> Cell:
     """Train a fresh MLP with this (lr, momentum) and report its final full-data loss."""
-    # The numpy backend only serves the evaluations (training runs on the compiled engine);
-    # for layers this small it beats the parallel kernels.
-    model = MLP(sizes, dtype=dtype, seed=seed, backend="numpy")
+    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # momentum 1 is part of the grid on purpose
         optimizer = SGD(model.parameters(), lr=lr, momentum=momentum, **(sgd_options or {}))
     history = train(
-        model, optimizer, x, y, batch_size=batch_size, steps=steps, seed=seed, progress=False
+        model,
+        optimizer,
+        x,
+        y,
+        batch_size=batch_size,
+        steps=steps,
+        seed=seed,
+        progress=False,
+        engine=engine,
     )
     if history.interrupted:
         raise KeyboardInterrupt  # stop the whole grid, not just this cell
@@ -162,7 +170,7 @@ def lr_momentum_grid(
         settings["sizes"],
         dtype=settings.get("dtype", "float32"),
         seed=settings.get("seed", 0),
-        backend="numpy",
+        backend=settings.get("backend", "numba"),
     )
     initial_loss = loss_evaluator(x, y)(initial)[FULL_LOSS]
     cells = []

@@ -118,12 +118,12 @@ def run_momentum(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     progress: bool = False,
+    engine: str = "layers",
+    backend: str = "numba",
 ) -> MomentumRun:
     """Train a fresh MLP (initial weights and batches from ``seed``) with this momentum,
     measuring full-data loss and velocity norm every ``eval_every`` steps (clock paused)."""
-    # The numpy backend only serves the evaluations (training runs on the compiled engine);
-    # for layers this small it beats the parallel kernels.
-    model = MLP(sizes, dtype=dtype, seed=seed, backend="numpy")
+    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # momentum 1 on purpose: this experiment is about it
         optimizer = SGD(model.parameters(), lr=lr, momentum=momentum, **(sgd_options or {}))
@@ -146,6 +146,7 @@ def run_momentum(
         desc=f"momentum {momentum:g}",
         evaluate=evaluate,
         eval_every=eval_every,
+        engine=engine,
     )
     evaluations = history.evaluations
     validation = None

@@ -120,6 +120,8 @@ def run_regime(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     eval_every: int | None = None,
+    engine: str = "layers",
+    backend: str = "numba",
 ) -> RegimeResult:
     """Train a fresh MLP (the same initial weights for every regime, from ``seed``).
 
@@ -128,7 +130,7 @@ def run_regime(
     every that many steps with the training clock paused, into ``history.evaluations``.
     """
     name = config.name(len(x))
-    model = MLP(sizes, dtype=dtype, seed=seed)
+    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # momentum 1 is the lesson's choice; the CLI says so
         optimizer = SGD(
@@ -148,6 +150,7 @@ def run_regime(
         desc=name,
         evaluate=evaluate if eval_every else None,
         eval_every=eval_every,
+        engine=engine,
     )
     final = evaluate(model)  # inf or NaN for a diverged model: reported as it is
     return RegimeResult(name, config, history, model, final[FULL_LOSS], final.get(VALIDATION_LOSS))

@@ -134,13 +134,18 @@ class Race:
 
 
 def new_run(
-    lr: float, *, sizes: Sequence[int], momentum: float, seed: int, dtype: str, options: dict
+    lr: float,
+    *,
+    sizes: Sequence[int],
+    momentum: float,
+    seed: int,
+    dtype: str,
+    options: dict,
+    backend: str = "numba",
 ) -> tuple[MLP, SGD]:
     """A fresh network, with the initial weights ``seed`` gives (the same for every run),
     and the SGD that trains it."""
-    # backend "numpy": the evaluations run the model forward on NumPy, faster than the
-    # parallel kernels for these small layers; training runs on the compiled engine anyway.
-    model = MLP(sizes, dtype=dtype, seed=seed, backend="numpy")  # same weights for every run
+    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)  # same weights for every run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a momentum >= 1 was asked for; the CLI says so
         optimizer = SGD(model.parameters(), lr=lr, momentum=momentum, **options)
@@ -167,6 +172,8 @@ def race(
     sgd_options: dict | None = None,
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
+    engine: str = "layers",
+    backend: str = "numba",
 ) -> Race:
     """Train one network per learning rate at this batch size, in rounds up to each
     checkpoint; stop once a run reaches ``target`` (never, if it is None) or at
@@ -181,6 +188,7 @@ def race(
             seed=seed,
             dtype=dtype,
             options=sgd_options or {},
+            backend=backend,
         )
         for index, run in enumerate(runs)
     }
@@ -197,6 +205,7 @@ def race(
                 steps=end - done,
                 seed=segment_seed(seed, batch_size, segment),
                 progress=False,
+                engine=engine,
             )
             if history.interrupted:
                 raise KeyboardInterrupt  # stop the whole sweep, not just this round
@@ -233,6 +242,8 @@ def seconds_per_step(
     dtype: str = "float32",
     sgd_options: dict | None = None,
     repeats: int = TIMING_REPEATS,
+    engine: str = "layers",
+    backend: str = "numba",
 ) -> float:
     """Wall-clock seconds per training step at this batch size: the median of ``repeats``
     uninterrupted ``train()`` runs from the same initial weights, each long enough (about
@@ -241,10 +252,24 @@ def seconds_per_step(
 
     def timed(steps: int) -> tuple[float, int]:
         model, optimizer = new_run(
-            lr, sizes=sizes, momentum=momentum, seed=seed, dtype=dtype, options=sgd_options or {}
+            lr,
+            sizes=sizes,
+            momentum=momentum,
+            seed=seed,
+            dtype=dtype,
+            options=sgd_options or {},
+            backend=backend,
         )
         history = train(
-            model, optimizer, x, y, batch_size=batch_size, steps=steps, seed=seed, progress=False
+            model,
+            optimizer,
+            x,
+            y,
+            batch_size=batch_size,
+            steps=steps,
+            seed=seed,
+            progress=False,
+            engine=engine,
         )
         if history.interrupted:
             raise KeyboardInterrupt
@@ -365,14 +390,29 @@ def sweep_batch_sizes(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     progress: bool = False,
+    engine: str = "layers",
+    backend: str = "numba",
 ) -> SweepResult:
     """Race every batch size to the target; see the module docstring for the method."""
     n = len(x)
-    settings = dict(
-        sizes=sizes, lrs=lrs, momentum=momentum, seed=seed, dtype=dtype, sgd_options=sgd_options
+    engines = dict(engine=engine, backend=backend)
+    settings = (
+        dict(
+            sizes=sizes, lrs=lrs, momentum=momentum, seed=seed, dtype=dtype, sgd_options=sgd_options
+        )
+        | engines
     )
-    timing = dict(
-        x=x, y=y, sizes=sizes, momentum=momentum, seed=seed, dtype=dtype, sgd_options=sgd_options
+    timing = (
+        dict(
+            x=x,
+            y=y,
+            sizes=sizes,
+            momentum=momentum,
+            seed=seed,
+            dtype=dtype,
+            sgd_options=sgd_options,
+        )
+        | engines
     )
     races: dict[int, Race] = {}
     if target_loss is None:
@@ -388,7 +428,7 @@ def sweep_batch_sizes(
             **settings,
         )
         start, _ = new_run(lrs[0], sizes=sizes, momentum=momentum, seed=seed, dtype=dtype,
-                           options=sgd_options or {})  # fmt: skip
+                           options=sgd_options or {}, backend=backend)  # fmt: skip
         initial = full_data_loss(start, x, y)
         if not reference.best_loss < initial:
             raise NoReference(

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..store import checkpoint
+from . import checks
+from .backend import Backend
+from .data import as_dtype
 from .linear import Linear
 from .module import Module
 from .parameter import Parameter
 from .relu import ReLU
-
-DTYPES = {"float32": np.float32, "float64": np.float64}
-
-
-def as_dtype(dtype: np.dtype | type | str) -> np.dtype:
-    """The float dtype asked for, or a clear error for anything else."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-    return resolved
 
 
 class Sequential(Module):
@@ -58,7 +46,11 @@ class MLP(Sequential):
 
     ``MLP([1, 32, 32, 1])`` is the lesson's network. Parameters come in torch's order
     (weight then bias, layer by layer), so they line up one-to-one with
-    ``torch.nn.Sequential(Linear, ReLU, Linear, ReLU, Linear).parameters()``.
+    ``torch.nn.Sequential(Linear, ReLU, Linear, ReLU, Linear).parameters()``, and
+    ``state_dict()`` uses that Sequential's keys (``0.weight``, ``0.bias``, ``2.weight``...).
+
+    ``MLP.save``/``MLP.load`` (files) are added by ``scratch_gd/store/checkpoint.py`` and
+    ``MLP.to_torch``/``MLP.from_torch`` by ``scratch_gd/bridge.py``: this folder stays NumPy.
     """
 
     def __init__(
@@ -67,60 +59,59 @@ class MLP(Sequential):
         *,
         dtype: np.dtype | type | str = np.float32,
         seed: int | None = 0,
-        backend: str = "numba",
+        backend: str | Backend = "numba",
     ) -> None:
-        if any(isinstance(s, bool) or int(s) != s for s in sizes):
-            raise ValueError(f"sizes must be whole numbers, got {list(sizes)}")
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(
-                f"sizes must list at least an input and an output width, all >= 1; got {sizes}"
-            )
-        self.sizes = sizes
+        self.sizes = checks.layer_sizes(sizes)
         self.dtype = as_dtype(dtype)
-        self.backend = backend
+        checks.parameters_fit_in_memory(self.sizes, self.dtype)
         rng = np.random.default_rng(seed)
         layers: list[Module] = []
-        for fan_in, fan_out in itertools.pairwise(sizes):
+        for fan_in, fan_out in itertools.pairwise(self.sizes):
             layers.append(Linear(fan_in, fan_out, dtype=self.dtype, rng=rng, backend=backend))
             layers.append(ReLU())
         super().__init__(*layers[:-1])  # no ReLU after the last layer: a regression output
+        self.backend = self.linears[0].backend.name  # the name, as given: "numba" or "numpy"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Shapes: x (N, sizes[0]) -> out (N, sizes[-1]).
+        """Shapes: x (N, sizes[0]) -> out (N, sizes[-1])."""
+        return super().forward(checks.model_input(x, self.sizes[0], self.dtype))
 
-        Checks shape and kind only. Finiteness is not checked here, on the hot path of
-        every step: ``load_dataset`` guarantees finite data and training stops when the
-        loss or a parameter stops being finite.
-        """
-        x = np.asarray(x)
-        if x.dtype.kind not in "biuf":
-            raise ValueError(f"MLP expects real numbers, got an array of dtype {x.dtype}")
-        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
-            raise ValueError(
-                f"MLP expects input of shape (N, {self.sizes[0]}), got {x.shape}; "
-                "reshape a 1-D input with x.reshape(-1, 1)"
-            )
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
-        return super().forward(np.ascontiguousarray(x))
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Shapes: grad_out = dL/d(out) (N, sizes[-1]) -> dL/dx (N, sizes[0])."""
+        self.check_forward_ran()
+        batch = len(self.linears[0].cache)
+        return super().backward(checks.upstream_gradient(grad_out, (batch, self.sizes[-1])))
+
+    @property
+    def cache(self) -> object:
+        return self.layers[0].cache  # forward ran when its first layer has a cache
 
     @property
     def linears(self) -> list[Linear]:
         return [layer for layer in self.layers if isinstance(layer, Linear)]
 
-    def save(self, path: str | Path) -> Path:
-        """Write sizes, dtype and parameters to an ``.npz`` file, atomically.
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters under torch's ``nn.Sequential`` keys."""
+        state = {}
+        for index, layer in enumerate(self.layers):
+            if isinstance(layer, Linear):
+                state[f"{index}.weight"] = layer.weight.data.copy()
+                state[f"{index}.bias"] = layer.bias.data.copy()
+        return state
 
-        See ``scratch_gd.checkpoint`` for the layout; ``MLP.load`` reads it back.
-        """
-        return checkpoint.save_mlp(self, path)
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Copy parameters in from a ``state_dict()``: NumPy arrays or torch tensors.
 
-    @classmethod
-    def load(
-        cls, path: str | Path, *, sizes: Sequence[int] | None = None, backend: str = "numba"
-    ) -> MLP:
-        """The model saved at ``path``. With ``sizes``, a checkpoint of any other
-        architecture is refused; any problem is a ``checkpoint.CheckpointError`` (a ValueError).
+        Keys and shapes must match exactly (torch's ``strict=True``); values are converted
+        to the model's dtype and written into the existing arrays, so an optimiser that
+        holds them keeps working.
         """
-        return checkpoint.load_mlp(path, sizes=sizes, backend=backend)
+        mine = self.state_dict()
+        checks.same_keys(mine, state)
+        targets = {}
+        for index, layer in enumerate(self.layers):
+            if isinstance(layer, Linear):
+                targets[f"{index}.weight"], targets[f"{index}.bias"] = layer.weight, layer.bias
+        values = {key: checks.state_value(key, state[key], mine[key].shape) for key in mine}
+        for key, value in values.items():
+            targets[key].data[...] = value.astype(self.dtype)

@@ -15,6 +15,8 @@ class Module:
     parameter's ``.grad`` and returns dL/d(input), so the layer before can continue.
     """
 
+    cache: object = None
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -30,3 +32,10 @@ class Module:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
+
+    def check_forward_ran(self) -> None:
+        """Backward needs the cache that forward leaves; say so instead of failing on None."""
+        if self.cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called before forward; run the model first"
+            )

@@ -31,16 +31,15 @@ class ReLU(Module):
     """``torch.nn.ReLU`` from scratch."""
 
     def __init__(self) -> None:
-        self._cache: np.ndarray | None = None
+        self.cache: np.ndarray | None = None  # what forward kept for backward: the output
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        out, self._cache = relu_forward(x)
+        out, self.cache = relu_forward(x)
         return out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        if self._cache is None:
-            raise RuntimeError("ReLU.backward called before forward; run the model first")
-        return relu_backward(grad_out, self._cache)
+        self.check_forward_ran()
+        return relu_backward(grad_out, self.cache)
 
     def __repr__(self) -> str:
         return "ReLU()"

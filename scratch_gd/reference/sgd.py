@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
 
+from . import checks
 from .parameter import Parameter
 
 
@@ -40,29 +40,10 @@ class SGD:
         *,
         maximize: bool = False,
     ) -> None:
-        # The same checks, and messages, as torch.
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        if momentum >= 1.0:
-            # torch accepts this silently; a learner deserves to know what it means.
-            warnings.warn(
-                f"momentum={momentum} >= 1: the velocity never decays, so training "
-                "oscillates or diverges; values like 0.9 are usual",
-                stacklevel=2,
-            )
-        self.params = list(params)
-        if not self.params:
-            raise ValueError("optimizer got an empty parameter list")
-        self.lr = float(lr)
-        self.momentum = float(momentum)
-        self.dampening = float(dampening)
-        self.weight_decay = float(weight_decay)
+        self.params = checks.parameter_list(params)
+        self.lr, self.momentum, self.dampening, self.weight_decay = checks.sgd_settings(
+            lr, momentum, dampening, weight_decay, nesterov
+        )
         self.nesterov = bool(nesterov)
         self.maximize = bool(maximize)
         # One velocity per parameter, created on the first step (torch's momentum_buffer).

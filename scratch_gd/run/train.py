@@ -1,45 +1,43 @@
-"""The training loop: draw a batch, forward, loss, backward, step; record; repeat.
+"""``train()``: the reference loop, with the service a real run needs around it.
 
-Two engines run the steps, on the same batches:
+The steps themselves are ``reference.loop.training_steps``, unchanged. Around them this
+module draws the batches, keeps the clock (paused while evaluating), records the
+``History``, moves a progress bar, notices divergence and Ctrl-C.
 
-* ``layers``: the readable path. Each step calls the model's layers one by one, exactly
-  as a learner would write it (see ``LayerEngine.run``). It works for any ``Module`` and
-  is the reference the other engine is tested against.
-* ``compiled``: the same maths for an ``MLP`` trained by ``SGD``, with the whole loop over
-  a chunk of steps inside one Numba function (``engine_loop.py``): no Python between
-  steps, buffers allocated once. Tens of times faster for small networks.
-
-``engine="auto"`` (the default) picks ``compiled`` whenever it applies. Batches are drawn
-in Python, chunk by chunk, by the same ``BatchSampler``, so a seed gives the same batches
-whichever engine runs. Between chunks the progress bar moves, Ctrl-C is noticed, and
-evaluations run.
+``engine="layers"`` (the default) runs those reference steps. ``engine="compiled"`` opts
+into the fused twin of ``scratch_gd/engine``: the same maths for an ``MLP`` trained by
+``SGD``, a whole chunk of steps per Numba call, tested equal to the reference path. Both
+read the same batches from one ``BatchSampler``, so a seed means the same run either way.
 """
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..engine.compiled import CompiledEngine, why_not_compiled
-from ..kernels.small import count_not_finite
+from ..engine.sampling import first_of_shuffle
+from ..reference import checks
+from ..reference.loop import training_steps
 from ..reference.loss import MSELoss
 from ..reference.mlp import MLP
-from ..reference.sampling import BatchSampler
+from ..reference.sampling import MODES, BatchSampler
 from ..reference.sgd import SGD
 from .history import Evaluation, History
 
 ENGINES = ("auto", "compiled", "layers")
 CHUNK_STEPS = 4096  # the most steps drawn and run between two looks from Python
-CHUNK_SECONDS = 0.05  # chunks are sized to take about this long, so Ctrl-C lands quickly
+CHUNK_SECONDS = 0.05  # compiled chunks are sized to take about this long, so Ctrl-C lands
 FIRST_CHUNK_STEPS = 8  # until the speed is known
 
 
-def check_data(model: MLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def check_data(model: MLP, x: object, y: object) -> tuple[np.ndarray, np.ndarray]:
     """x and y as contiguous arrays of the model's dtype, or a clear error."""
-    x, y = np.asarray(x), np.asarray(y)
+    x, y = checks.real_array("x", x), checks.real_array("y", y)
     if x.ndim != 2 or y.ndim != 2:
         raise ValueError(
             f"x and y must be 2-D (samples, features), got shapes {x.shape} and {y.shape}; "
@@ -54,9 +52,16 @@ def check_data(model: MLP, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np
         )
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("x and y must be finite; remove or fill NaN and infinite values")
-    x = np.ascontiguousarray(x, dtype=model.dtype)
-    y = np.ascontiguousarray(y, dtype=model.dtype)
-    return x, y
+    with np.errstate(over="ignore"):
+        x_cast = np.ascontiguousarray(x, dtype=model.dtype)
+        y_cast = np.ascontiguousarray(y, dtype=model.dtype)
+    if not (np.all(np.isfinite(x_cast)) and np.all(np.isfinite(y_cast))):
+        limit = np.finfo(model.dtype).max
+        raise ValueError(
+            f"x or y holds values beyond {model.dtype}'s range (+-{limit:.3g}); rescale the "
+            "data or use a float64 model"
+        )
+    return x_cast, y_cast
 
 
 def choose_engine(engine: str, model: MLP, optimizer: SGD) -> str:
@@ -69,61 +74,83 @@ def choose_engine(engine: str, model: MLP, optimizer: SGD) -> str:
     if reason is None:
         return "compiled"
     if engine == "compiled":
-        raise ValueError(
-            f"engine='compiled' cannot train this: {reason}; use engine='layers' or 'auto'"
-        )
+        raise ValueError(f"engine='compiled' cannot train this: {reason}; use engine='layers'")
     return "layers"
 
 
-class LayerEngine:
-    """Steps taken in Python, layer by layer: the readable reference."""
-
-    times_each_step = True
-
-    def __init__(self, model: MLP, optimizer: SGD, x: np.ndarray, y: np.ndarray) -> None:
-        self.model, self.optimizer, self.x, self.y = model, optimizer, x, y
-        self.loss_fn = MSELoss()
-        self.done = 0  # steps finished in the current chunk, kept up to date for Ctrl-C
-
-    def run(
-        self,
-        indices: np.ndarray,
-        starts: np.ndarray,
-        losses: np.ndarray,
-        seconds: np.ndarray,
-        clock: Callable[[], float],
-    ) -> tuple[int, str]:
-        """Train on batch k = ``indices[starts[k]:starts[k + 1]]`` for each k.
-
-        Returns (steps completed, "" or what stopped being finite: "loss"/"parameters").
-        """
-        x, y, model, optimizer, loss_fn = self.x, self.y, self.model, self.optimizer, self.loss_fn
-        self.done = 0
-        # Overflow is not an accident to warn about here: it is checked for, step by step.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for k in range(len(starts) - 1):
-                batch = indices[starts[k] : starts[k + 1]]
-                optimizer.zero_grad()
-                loss = loss_fn(model(x[batch]), y[batch])
-                if not np.isfinite(loss):
-                    return k, "loss"
-                model.backward(loss_fn.backward())
-                optimizer.step()
-                if any(count_not_finite(p.data.ravel()) for p in optimizer.params):
-                    return k, "parameters"
-                losses[k], seconds[k] = loss, clock()
-                self.done = k + 1
-        return self.done, ""
-
-    def store(self) -> None:
-        """Nothing to do: this engine works on the model's own arrays."""
+def params_finite(optimizer: SGD) -> bool:
+    return all(np.isfinite(param.data).all() for param in optimizer.params)
 
 
-def _next_count(steps_left: int, to_evaluation: int, rate: float | None) -> int:
-    """How many steps the next chunk holds: up to the next evaluation, CHUNK_STEPS, and
-    about CHUNK_SECONDS of work at the speed measured so far."""
-    by_time = FIRST_CHUNK_STEPS if rate is None else max(1, int(rate * CHUNK_SECONDS))
-    return max(1, min(CHUNK_STEPS, steps_left, to_evaluation, by_time))
+def warm_up(model: MLP, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
+    """One step's forward and backward on a copy, so the kernels' first-call cost
+    (Numba loading or compiling them) is paid before the clock starts."""
+    twin = copy.deepcopy(model)
+    loss_fn = MSELoss()
+    loss_fn(twin(x[:batch_size]), y[:batch_size])
+    twin.backward(loss_fn.backward())
+
+
+class Recorder:
+    """The History being written, the clock that leaves evaluations out, and the bar."""
+
+    def __init__(self, history: History, model: MLP, evaluate, every: int, bar) -> None:
+        self.history, self.model, self.evaluate, self.every, self.bar = (
+            history,
+            model,
+            evaluate,
+            every,
+            bar,
+        )
+        self.step = 0
+        self.samples = 0
+        self.paused = 0.0
+        self.start = time.perf_counter()
+
+    def clock(self) -> float:
+        return time.perf_counter() - self.start - self.paused
+
+    def start_clock(self) -> None:
+        self.start, self.paused = time.perf_counter(), 0.0
+
+    def look(self) -> None:
+        """Evaluate now (unless just done), with the clock paused."""
+        history = self.history
+        if self.evaluate is None:
+            return
+        if history.evaluations and history.evaluations[-1].step == self.step:
+            return
+        at, began = self.clock(), time.perf_counter()
+        metrics = self.evaluate(self.model)
+        history.evaluations.append(Evaluation(self.step, self.samples, at, metrics))
+        self.paused += time.perf_counter() - began
+
+    def steps(self, losses: np.ndarray, sizes: np.ndarray, seconds: np.ndarray) -> None:
+        """Record ``len(losses)`` finished steps with their batch sizes and end times."""
+        count, at = len(losses), self.step
+        self.history.loss[at : at + count] = losses
+        self.history.samples_seen[at : at + count] = self.samples + np.cumsum(sizes)
+        self.history.seconds[at : at + count] = seconds
+        self.samples += int(np.sum(sizes))
+        self.step += count
+        self.bar.update(count)
+
+    def one_step(self, loss: float, size: int) -> None:
+        history, at = self.history, self.step
+        history.loss[at], history.seconds[at] = loss, self.clock()
+        self.samples += size
+        history.samples_seen[at] = self.samples
+        self.step += 1
+        self.bar.update(1)
+
+    def finish(self) -> History:
+        history, step = self.history, self.step
+        history.loss = history.loss[:step]
+        history.samples_seen = history.samples_seen[:step]
+        history.seconds = history.seconds[:step]
+        if history.diverged_at is None and not history.interrupted:
+            self.look()
+        return history
 
 
 def train(
@@ -137,7 +164,7 @@ def train(
     seed: int = 0,
     sampling: str = "lesson",
     drop_last: bool = False,
-    engine: str = "auto",
+    engine: str = "layers",
     progress: bool = True,
     desc: str | None = None,
     evaluate: Callable[[MLP], dict[str, float]] | None = None,
@@ -145,15 +172,16 @@ def train(
 ) -> History:
     """Train ``model`` on (x, y) with mean squared error for ``steps`` optimiser steps.
 
-    Each step: pick a batch (see ``sampling.BatchSampler``), clear gradients, run forward,
-    measure the loss, run backward, update. Training stops early, keeping the history so
-    far, at the first step whose loss or whose updated parameters are not finite
-    (``history.diverged_at`` is that step; the history holds the finite steps before it)
-    or on Ctrl-C (``history.interrupted``).
+    Each step: pick a batch (see ``reference.sampling``), clear gradients, run forward,
+    measure the loss, run backward, update (``reference.loop.training_steps``). Training
+    stops early, keeping the history so far, at the first step whose loss or whose updated
+    parameters are not finite (``history.diverged_at`` is that step; the history holds
+    the finite steps before it) or on Ctrl-C (``history.interrupted``).
 
-    ``engine``: "layers", "compiled" or "auto" (compiled when it applies; see the module
-    docstring). ``history.engine`` says which one ran. The compiled engine times whole
-    chunks of steps, so ``history.seconds`` is spread evenly over the steps of a chunk.
+    ``engine``: "layers" (the reference loop, default) or "compiled" (the fused Numba
+    twin; "auto" picks it when it applies). ``history.engine`` says which ran and
+    ``history.info["backend"]`` which matmul backend the layers used. The compiled engine
+    times whole chunks of steps, so there ``history.seconds`` is spread over each chunk.
 
     ``evaluate(model)``, if given, runs before the first step, every ``eval_every`` steps
     and after the last one, with the clock paused; its metrics land in
@@ -161,98 +189,126 @@ def train(
     as the loss over all the data or over a validation set.
     """
     chosen = choose_engine(engine, model, optimizer)
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    if eval_every is not None and eval_every < 1:
-        raise ValueError(f"eval_every must be at least 1, got {eval_every}")
+    steps = checks.whole_number("steps", steps, 1)
+    batch_size = checks.whole_number("batch_size", batch_size, 1)
+    seed = checks.whole_number("seed", seed, 0)
+    if eval_every is not None:
+        eval_every = checks.whole_number("eval_every", eval_every, 1)
+    if sampling not in MODES:
+        raise ValueError(f"unknown sampling mode {sampling!r}; choose one of {', '.join(MODES)}")
     x, y = check_data(model, x, y)
-    sampler = BatchSampler(len(x), batch_size, mode=sampling, seed=seed, drop_last=drop_last)
-    losses = np.empty(steps)
-    seen = np.empty(steps, dtype=np.int64)
-    seconds = np.empty(steps)
-    history = History(losses, seen, seconds, batch_size, len(x), sampling, engine=chosen)
-    try:  # loading the compiled engine takes a moment: Ctrl-C may land here too
-        if chosen == "compiled":
-            runner: LayerEngine | CompiledEngine = CompiledEngine(
-                model, optimizer, x, y, batch_size
-            )
-        else:
-            runner = LayerEngine(model, optimizer, x, y)
-    except KeyboardInterrupt:
-        history.interrupted = True
-        history.loss, history.samples_seen, history.seconds = losses[:0], seen[:0], seconds[:0]
-        return history
-
-    samples_so_far = 0
-    step = 0
-    paused = 0.0  # seconds spent evaluating, kept off the training clock
-
-    def clock() -> float:
-        return time.perf_counter() - start - paused
-
-    def look() -> None:
-        nonlocal paused
-        if evaluate is None:
-            return
-        if history.evaluations and history.evaluations[-1].step == step:
-            return
-        began = time.perf_counter()
-        history.evaluations.append(Evaluation(step, samples_so_far, clock(), evaluate(model)))
-        paused += time.perf_counter() - began
-
-    def record(starts: np.ndarray, done: int, began: float) -> None:
-        # Samples seen after each step; the compiled engine's times spread over its chunk.
-        nonlocal samples_so_far, step
-        seen[step : step + done] = samples_so_far + starts[1 : done + 1]
-        if not runner.times_each_step and done:
-            ended = clock()
-            fractions = np.arange(1, done + 1) / done
-            seconds[step : step + done] = began + (ended - began) * fractions
-        samples_so_far += int(starts[done])
-        step += done
-
+    checks.fits_in_memory(f"a history of {steps:,} steps", steps, 24)
+    # Both engines draw with the compiled twin of the reference shuffle: the same batches.
+    sampler = BatchSampler(
+        len(x),
+        batch_size,
+        mode=sampling,
+        seed=seed,
+        drop_last=drop_last,
+        shuffle=first_of_shuffle,
+    )
+    history = History(
+        np.empty(steps),
+        np.empty(steps, dtype=np.int64),
+        np.empty(steps),
+        batch_size,
+        len(x),
+        sampling,
+        engine=chosen,
+    )
+    history.info["backend"] = str(getattr(model, "backend", "numpy"))
     every = eval_every if evaluate is not None and eval_every else steps
-    rate = None  # steps per second, once measured
     bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step", leave=False)
-    start = time.perf_counter()
-    began: float | None = None
+    recorder = Recorder(history, model, evaluate, every, bar)
     try:
-        # The first chunk is drawn before the clock starts: it also loads the compiled sampler.
-        count = _next_count(steps, every, rate)
-        indices, starts = sampler.next_chunk(count)
-        start = time.perf_counter()
-        look()
-        began = clock()
-        while step < steps:
-            if began is None:
-                count = _next_count(steps - step, every - step % every, rate)
-                indices, starts = sampler.next_chunk(count)
-                began = clock()
-            window = slice(step, step + count)
-            done, broken = runner.run(indices, starts, losses[window], seconds[window], clock)
-            elapsed = clock() - began
-            record(starts, done, began)
-            began = None
-            bar.update(done)
-            if broken:
-                history.diverged_at = step
-                history.info["not_finite"] = broken
-                break
-            if elapsed > 0:
-                rate = done / elapsed
-            if step % every == 0:
-                look()
+        if chosen == "compiled":
+            _run_compiled(recorder, model, optimizer, x, y, sampler, steps)
+        else:
+            _run_layers(recorder, model, optimizer, x, y, sampler, steps)
     except KeyboardInterrupt:
         history.interrupted = True
-        runner.store()
-        if began is not None:  # interrupted inside a chunk: keep the steps it finished
-            done = runner.done
-            record(starts, done, began)
     finally:
         bar.close()
-    history.loss, history.samples_seen, history.seconds = losses[:step], seen[:step], seconds[:step]
-    if isinstance(runner, CompiledEngine):
+    return recorder.finish()
+
+
+def _batches(sampler: BatchSampler, steps: int, every: int) -> Iterator[np.ndarray]:
+    """The next ``steps`` batches, drawn in chunks that end at evaluation points."""
+    done = 0
+    while done < steps:
+        count = min(CHUNK_STEPS, steps - done, every - done % every)
+        indices, starts = sampler.next_chunk(count)
+        for k in range(count):
+            yield indices[starts[k] : starts[k + 1]]
+        done += count
+
+
+def _run_layers(recorder: Recorder, model, optimizer, x, y, sampler, steps) -> None:
+    """The reference steps, each timed and recorded as it finishes."""
+    history = recorder.history
+    batches = _batches(sampler, steps, recorder.every)
+    warm_up(model, x, y, sampler.batch_size)
+    recorder.start_clock()
+    recorder.look()
+    size = np.empty(1, dtype=np.int64)
+    # Overflow is not an accident to warn about here: divergence is checked for, step by step.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for loss in training_steps(model, optimizer, MSELoss(), x, y, _sized(batches, size)):
+            if not params_finite(optimizer):
+                history.diverged_at, history.info["not_finite"] = recorder.step, "parameters"
+                return
+            recorder.one_step(loss, int(size[0]))
+            if recorder.step % recorder.every == 0:
+                recorder.look()
+    if recorder.step < steps:  # the loop ended early: a loss that was not finite
+        history.diverged_at, history.info["not_finite"] = recorder.step, "loss"
+
+
+def _sized(batches: Iterator[np.ndarray], size: np.ndarray) -> Iterator[np.ndarray]:
+    """The batches, noting the size of the current one in ``size[0]``."""
+    for batch in batches:
+        size[0] = len(batch)
+        yield batch
+
+
+def _run_compiled(recorder: Recorder, model, optimizer, x, y, sampler, steps) -> None:
+    """Chunks of steps in one compiled call each, sized to about CHUNK_SECONDS."""
+    history = recorder.history
+    runner = CompiledEngine(model, optimizer, x, y, sampler.batch_size)  # loads: off the clock
+    rate = None  # steps per second, once measured
+    indices, starts = sampler.next_chunk(min(FIRST_CHUNK_STEPS, steps, recorder.every))
+    recorder.start_clock()
+    recorder.look()
+    losses, in_chunk = np.empty(0), False
+    try:
+        while True:
+            count = len(starts) - 1
+            began = recorder.clock()
+            losses = np.empty(count)
+            in_chunk = True
+            done, broken = runner.run(indices, starts, losses)
+            in_chunk = False
+            ended = recorder.clock()
+            times = began + (ended - began) * np.arange(1, done + 1) / max(done, 1)
+            recorder.steps(losses[:done], np.diff(starts[: done + 1]), times)
+            if broken:
+                history.diverged_at, history.info["not_finite"] = recorder.step, broken
+                break
+            if ended > began:
+                rate = done / (ended - began)
+            if recorder.step % recorder.every == 0:
+                recorder.look()
+            if recorder.step >= steps:
+                break
+            by_time = FIRST_CHUNK_STEPS if rate is None else max(1, int(rate * CHUNK_SECONDS))
+            left, to_look = steps - recorder.step, recorder.every - recorder.step % recorder.every
+            indices, starts = sampler.next_chunk(max(1, min(CHUNK_STEPS, left, to_look, by_time)))
+    except KeyboardInterrupt:
+        runner.store()
+        if in_chunk and runner.done:  # keep the steps the interrupted chunk finished
+            done = runner.done
+            sizes = np.diff(starts[: done + 1])
+            recorder.steps(losses[:done], sizes, np.full(done, recorder.clock()))
+        raise
+    finally:
         history.info.update(runner.describe())
-    if history.diverged_at is None and not history.interrupted:
-        look()
-    return history

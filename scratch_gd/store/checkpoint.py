@@ -22,15 +22,12 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..cli.arguments import one_line
+from ..reference.mlp import MLP
 from .files import atomic_write
-
-if TYPE_CHECKING:
-    from ..reference.mlp import MLP
+from .text import one_line
 
 FORMAT = "scratch_gd.mlp"
 FORMAT_VERSION = 1
@@ -145,8 +142,6 @@ def load_mlp(
     path: str | Path, *, sizes: Sequence[int] | None = None, backend: str = "numba"
 ) -> MLP:
     """The MLP saved at ``path``; with ``sizes``, refuse a checkpoint of any other shape."""
-    from ..reference.mlp import MLP  # here, not at the top: mlp.py imports this module
-
     saved_sizes, dtype, parameters = read_checkpoint(path)
     if sizes is not None and [int(size) for size in sizes] != saved_sizes:
         raise CheckpointError(
@@ -196,3 +191,29 @@ def _sizes(path: Path, array: np.ndarray) -> list[int]:
             f"{path}: sizes entry {array.tolist()!r} is not a list of at least two widths >= 1"
         )
     return [int(size) for size in array]
+
+
+# --- MLP.save and MLP.load ---------------------------------------------------------------
+# The reference MLP holds maths only; file handling lives here and is attached to it, so
+# ``model.save(path)`` and ``MLP.load(path)`` work wherever scratch_gd is imported.
+
+
+def _save(self: MLP, path: str | Path) -> Path:
+    """Write sizes, dtype and parameters to an ``.npz`` file, atomically.
+
+    See ``scratch_gd.store.checkpoint`` for the layout; ``MLP.load`` reads it back.
+    """
+    return save_mlp(self, path)
+
+
+def _load(
+    cls: type[MLP], path: str | Path, *, sizes: Sequence[int] | None = None, backend: str = "numba"
+) -> MLP:
+    """The model saved at ``path``. With ``sizes``, a checkpoint of any other
+    architecture is refused; any problem is a ``CheckpointError`` (a ValueError).
+    """
+    return load_mlp(path, sizes=sizes, backend=backend)
+
+
+MLP.save = _save
+MLP.load = classmethod(_load)

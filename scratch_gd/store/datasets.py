@@ -18,7 +18,6 @@ row (1-based, as a spreadsheet shows it: the header is row 1), the column and th
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
@@ -29,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli.arguments import one_line
-from ..reference.data import lesson_data
-from ..reference.mlp import as_dtype
+from ..reference.data import as_dtype, lesson_data
+from .text import one_line
 
 BUILT_IN = ("lesson", "diabetes")
 DEFAULT_VALIDATION = 0.2  # for real data; the lesson holds nothing out
@@ -136,42 +134,6 @@ def load_dataset(
     return _standardised_split(
         source_text, label, names, row_names, table, target_index, seed, validation, dtype
     )
-
-
-def dataset_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Dataset:
-    """``load_dataset`` from the flags of ``arguments.add_data_arguments``.
-
-    A bad source stops with ``parser.error`` (one line, exit 2). Afterwards ``args.n`` holds
-    the number of *training* samples, so batch-size checks can compare against it.
-    """
-    if args.data != "lesson" and args.n is not None:
-        parser.error(
-            f"argument --n: --n sets the size of the lesson data, but --data is {args.data!r}; "
-            "drop --n (a data set has the rows it has)"
-        )
-    if args.data == "lesson" and args.target is not None:
-        parser.error(
-            "argument --target: the lesson data has a single input and target; "
-            "drop --target or give a CSV file with --data"
-        )
-    if args.data == "diabetes" and args.target is not None:
-        parser.error(
-            "argument --target: the diabetes data's target is fixed (disease progression); "
-            "drop --target"
-        )
-    try:
-        dataset = load_dataset(
-            args.data,
-            args.target,
-            n=1000 if args.n is None else args.n,
-            seed=getattr(args, "seed", 0),
-            validation=args.validation,
-            dtype=getattr(args, "dtype", "float32"),
-        )
-    except DataError as error:
-        parser.error(f"argument --data: {error}")
-    args.n = dataset.n_train
-    return dataset
 
 
 def data_config(dataset: Dataset) -> dict:

@@ -317,11 +317,12 @@ def test_auto_picks_compiled_when_it_applies_and_layers_otherwise():
     x, y = sg.lesson_data(200, dtype=np.float64)
     model = sg.MLP([1, 8, 1], dtype=np.float64)
     history = sg.train(model, sg.SGD(model.parameters(), lr=1e-3), x, y, batch_size=10,
-                       steps=5, progress=False)  # fmt: skip
+                       steps=5, progress=False, engine="auto")  # fmt: skip
     assert history.engine == "compiled"
 
     last_layer_only = sg.SGD(model.parameters()[2:], lr=1e-3)
-    history = sg.train(model, last_layer_only, x, y, batch_size=10, steps=5, progress=False)
+    history = sg.train(model, last_layer_only, x, y, batch_size=10, steps=5, progress=False,
+                       engine="auto")  # fmt: skip
     assert history.engine == "layers"
     with pytest.raises(ValueError, match=r"engine='compiled' cannot.*model.parameters\(\)"):
         sg.train(model, last_layer_only, x, y, batch_size=10, steps=5, engine="compiled")

@@ -1,57 +1,74 @@
-"""The Numba path of a Linear layer equals the NumPy reference, small (fused) and big (threaded)."""
+"""One Linear layer, two backends: the same maths whether NumPy or our kernels multiply.
+
+The layer's code is written once (``reference/linear.py``); a backend only says how its
+three products are computed. So the two must agree to rounding, forward and backward,
+on every shape the MLP makes (batch 1, the lesson's batches, 1-wide first and last layers).
+"""
+
+from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from scratch_gd.reference.linear import (
-    linear_backward,
-    linear_backward_numba,
-    linear_forward,
-    linear_forward_numba,
-)
+from scratch_gd.reference.backend import BACKENDS, NUMBA, NUMPY, Backend, get_backend
+from scratch_gd.reference.linear import linear_backward, linear_forward
 
-# 4096 x 64 x 64 reaches linear.PARALLEL_MIN_WORK, where the multi-threaded kernels take over.
-SHAPES = [(1, 1, 1), (4, 32, 32), (128, 32, 32), (1000, 32, 1), (7, 5, 3), (4096, 64, 64)]
+TOLERANCE = {np.float32: 2e-6, np.float64: 1e-13}
+SHAPES = [(1, 1, 32), (1, 32, 32), (128, 32, 32), (1000, 1, 32), (1000, 32, 1), (7, 3, 5)]
+
+
+def relative(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_numba_linear_matches_numpy(shape, dtype, record_error):
-    n, fan_in, fan_out = shape
-    rng = np.random.default_rng(n + fan_in)
-    x = rng.normal(size=(n, fan_in)).astype(dtype)
-    weight = rng.normal(size=(fan_out, fan_in)).astype(dtype)
-    bias = rng.normal(size=fan_out).astype(dtype)
-    grad_out = rng.normal(size=(n, fan_out)).astype(dtype)
-
-    ours = [linear_forward_numba(x, weight, bias)[0]]
-    ours += linear_backward_numba(grad_out, x, weight)
-    reference = [linear_forward(x, weight, bias)[0]]
-    reference += linear_backward(grad_out, x, weight)
+@pytest.mark.parametrize(("batch", "fan_in", "fan_out"), SHAPES)
+def test_numba_and_numpy_backends_agree_forward_and_backward(
+    dtype, batch, fan_in, fan_out, record_error
+):
+    rng = np.random.default_rng(batch * 1000 + fan_in * 10 + fan_out)
+    x = rng.standard_normal((batch, fan_in)).astype(dtype)
+    weight = rng.standard_normal((fan_out, fan_in)).astype(dtype)
+    bias = rng.standard_normal(fan_out).astype(dtype)
+    grad_out = rng.standard_normal((batch, fan_out)).astype(dtype)
+    results = {}
+    for backend in (NUMPY, NUMBA):
+        out, cache = linear_forward(x, weight, bias, backend)
+        results[backend.name] = (out, *linear_backward(grad_out, cache, weight, backend))
     worst = 0.0
-    for mine, theirs in zip(ours, reference, strict=True):
-        assert mine.shape == theirs.shape and mine.dtype == theirs.dtype
-        # Sums of fan_in (or n) products: the error bound grows with their length.
-        scale = np.abs(theirs).max() + 1.0
-        worst = max(worst, float(np.abs(mine - theirs).max() / scale))
+    for ours, theirs in zip(results["numba"], results["numpy"], strict=True):
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype == dtype
+        worst = max(worst, relative(ours, theirs))
     record_error(f"Linear numba vs numpy, {np.dtype(dtype).name}", worst)
-    assert worst < (1e-5 if dtype == np.float32 else 1e-13)
+    assert worst < TOLERANCE[dtype]
 
 
-def test_numba_linear_takes_any_layout_and_converts_to_the_weight_dtype():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(10, 12))[:, ::2]  # float64 and not contiguous
-    weight = rng.normal(size=(3, 6)).astype(np.float32)
-    bias = np.zeros(3, np.float32)
-    out, cache = linear_forward_numba(x, weight, bias)
-    assert out.dtype == np.float32 and cache.flags.c_contiguous
-    expected = x.astype(np.float32) @ weight.T
-    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+def test_a_backend_is_a_value_with_three_products():
+    assert set(BACKENDS) == {"numba", "numpy"}
+    assert get_backend("numba") is NUMBA and get_backend(NUMPY) is NUMPY
+    assert str(NUMBA) == "numba"
+    with pytest.raises(ValueError, match="unknown backend 'cuda'; choose one of numba, numpy"):
+        get_backend("cuda")
 
 
-def test_the_threaded_path_is_taken_for_big_layers_only():
-    from scratch_gd.reference import linear
+def test_a_custom_backend_changes_how_not_what(monkeypatch):
+    """Any three products will do: the layer calls exactly the ones it is handed."""
+    calls = []
 
-    big = linear.PARALLEL_MIN_WORK
-    assert not linear._threads_pay(1000, 32, 32)  # the lesson's full batch stays serial
-    assert linear._threads_pay(big, 1, 1) == (linear.numba.get_num_threads() > 1)
+    def counted(name, product):
+        def run(a, b):
+            calls.append(name)
+            return product(a, b)
+
+        return run
+
+    spy = Backend(
+        "spy",
+        counted("matmul", NUMPY.matmul),
+        counted("matmul_nt", NUMPY.matmul_nt),
+        counted("matmul_tn", NUMPY.matmul_tn),
+    )
+    x, weight, bias = np.ones((4, 3)), np.ones((2, 3)), np.zeros(2)
+    out, cache = linear_forward(x, weight, bias, spy)
+    linear_backward(np.ones_like(out), cache, weight, spy)
+    assert calls == ["matmul_nt", "matmul", "matmul_tn"]

@@ -19,6 +19,7 @@ import pytest
 
 import scratch_gd as sg
 from scratch_gd.reference import linear, relu
+from scratch_gd.reference.backend import NUMPY
 from scratch_gd.reference.gradcheck import gradcheck
 
 SAMPLES = 4
@@ -65,13 +66,13 @@ def no_relu_mask(grad_out, cache):
     return grad_out  # forgot "* (out > 0)": every unit passes its gradient back
 
 
-def flipped_input_gradient(grad_out, cache, weight):
-    grad_x, grad_weight, grad_bias = _linear_backward(grad_out, cache, weight)
+def flipped_input_gradient(grad_out, cache, weight, backend=NUMPY):
+    grad_x, grad_weight, grad_bias = _linear_backward(grad_out, cache, weight, backend)
     return -grad_x, grad_weight, grad_bias  # a sign slip on the way back
 
 
-def halved_bias_gradient(grad_out, cache, weight):
-    grad_x, grad_weight, grad_bias = _linear_backward(grad_out, cache, weight)
+def halved_bias_gradient(grad_out, cache, weight, backend=NUMPY):
+    grad_x, grad_weight, grad_bias = _linear_backward(grad_out, cache, weight, backend)
     return grad_x, grad_weight, grad_bias / 2  # a mean where a sum belongs, say
 
 

@@ -1,12 +1,13 @@
 """The training loop's bookkeeping: evaluations with the clock paused, and nothing else moved."""
 
 import importlib
-import time
 
 import numpy as np
 import pytest
 
 import scratch_gd as sg
+from scratch_gd.reference import linear as linear_module
+from scratch_gd.reference.loop import train_loop
 
 
 def run(evaluate=None, eval_every=None, sampling="lesson", steps=50):
@@ -49,17 +50,29 @@ def test_evaluations_come_at_start_every_k_steps_and_at_the_end():
     assert history.evaluations[0].metrics["full"] > history.evaluations[-1].metrics["full"]
 
 
-def test_the_clock_is_paused_while_evaluating():
+def test_the_clock_is_paused_while_evaluating(monkeypatch):
+    """A fake clock: each reading advances it 1 s, an evaluation 1000 s. None of the
+    evaluations' time may reach the training clock (and no real timing is involved)."""
+    train_module = importlib.import_module("scratch_gd.run.train")
+    now = [0.0]
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter():
+            now[0] += 1.0
+            return now[0]
+
     def slow(model):
-        time.sleep(0.05)
+        now[0] += 1000.0
         return {}
 
+    monkeypatch.setattr(train_module, "time", FakeTime)
     _, history = run(slow, eval_every=10, steps=50)
     assert len(history.evaluations) == 6
-    # Six evaluations slept 0.3 s in all; none of it may show on the training clock.
-    assert history.total_seconds < 0.25
+    assert 0 < history.total_seconds < 1000  # readings only; 6000 s of evaluations left out
     clock = [evaluation.seconds for evaluation in history.evaluations]
     assert clock == sorted(clock)
+    assert clock[-1] < 1000
 
 
 def test_eval_every_must_be_positive():
@@ -95,5 +108,57 @@ def test_ctrl_c_while_the_engine_loads_keeps_an_empty_history(monkeypatch):
     x, y = sg.lesson_data(100, dtype=np.float64)
     model = sg.MLP([1, 4, 1], dtype=np.float64, seed=0)
     optimizer = sg.SGD(model.parameters(), lr=1e-3)
-    history = sg.train(model, optimizer, x, y, batch_size=8, steps=10, progress=False)
+    history = sg.train(
+        model, optimizer, x, y, batch_size=8, steps=10, engine="compiled", progress=False
+    )
     assert history.interrupted and history.steps == 0
+
+
+@pytest.mark.parametrize("sampling", ["lesson", "epoch"])
+def test_train_runs_the_bare_reference_loop_unchanged(sampling):
+    """``train()`` is the service around ``reference.loop``: same losses, same weights."""
+    x, y = sg.lesson_data(300, dtype=np.float32)
+    bare_model = sg.MLP([1, 8, 8, 1], seed=3)
+    bare = train_loop(
+        bare_model,
+        sg.SGD(bare_model.parameters(), lr=1e-3, momentum=0.9),
+        x,
+        y,
+        batch_size=32,
+        steps=120,
+        seed=5,
+        sampling=sampling,
+    )
+    served_model = sg.MLP([1, 8, 8, 1], seed=3)
+    served = sg.train(
+        served_model,
+        sg.SGD(served_model.parameters(), lr=1e-3, momentum=0.9),
+        x,
+        y,
+        batch_size=32,
+        steps=120,
+        seed=5,
+        sampling=sampling,
+        engine="layers",
+        progress=False,
+        evaluate=lambda model: {},
+        eval_every=7,
+    )
+    np.testing.assert_array_equal(np.array(bare), served.loss)
+    for mine, theirs in zip(bare_model.parameters(), served_model.parameters(), strict=True):
+        np.testing.assert_array_equal(mine.data, theirs.data)
+
+
+def test_by_default_train_runs_the_layers_backward_a_learner_reads(monkeypatch):
+    calls = []
+    original = linear_module.linear_backward
+
+    def counted(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(linear_module, "linear_backward", counted)
+    _, history = run(steps=100)
+    assert history.engine == "layers" and history.info["backend"] == "numba"
+    # Two Linear layers in [1, 8, 1], every step, plus the warm-up pass before the clock.
+    assert len(calls) == 100 * 2 + 2

@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratch_gd.cli.arguments import add_data_arguments
+from scratch_gd.cli.arguments import add_data_arguments, dataset_from_args
 from scratch_gd.cli.main import CleanParser
 from scratch_gd.reference.data import lesson_data
 from scratch_gd.store.datasets import (
     DataError,
     Dataset,
     DataWarning,
-    dataset_from_args,
     load_dataset,
 )
 

@@ -26,11 +26,14 @@ from ...lab.race import (
     summary_table,
 )
 from ...reference.sampling import MODES
-from ...store.datasets import Dataset, data_config, dataset_from_args
+from ...store.datasets import Dataset, data_config
 from ...store.record import write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
+    dataset_from_args,
+    engine_config,
+    engine_line,
     int_list,
     learning_rate_list,
     listed,
@@ -221,6 +224,7 @@ def _distinct(items: list, n: int, key) -> list:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     started = time.perf_counter()
     check_mode(args, parser)
+    print(engine_line(args))
     dataset = dataset_from_args(args, parser)  # afterwards args.n is the training size
     sizes = [dataset.n_features, *args.hidden, 1]
     # Every check comes before the output folder is made: a usage error leaves nothing behind.
@@ -277,6 +281,8 @@ def run_lesson_race(
             x_val=dataset.x_val,
             y_val=dataset.y_val,
             eval_every=eval_every,
+            engine=args.engine,
+            backend=args.backend,
         )
         results.append(result)
         if result.history.interrupted:
@@ -294,6 +300,7 @@ def run_lesson_race(
         )
     paths = write_compare_figures(results, dataset, out)
     config = {
+        **engine_config(args),
         "mode": "lesson race",
         "preset": args.preset or "lesson",
         "data": data_config(dataset),
@@ -370,6 +377,8 @@ def run_fair_race(
         dtype=args.dtype,
         sampling=args.sampling,
         sgd_options=options,
+        engine=args.engine,
+        backend=args.backend,
     )
     progress = not args.no_progress
     sweep_steps = settings.sweep_steps or settings.steps
@@ -388,6 +397,7 @@ def run_fair_race(
         "lowest mean full-data loss over the last fifth of the run wins, diverged runs are out"
     )
     config = {
+        **engine_config(args),
         "mode": "fair race",
         "data": data_config(dataset),
         "sizes": sizes,

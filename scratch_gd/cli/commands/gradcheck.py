@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...reference.backend import BACKENDS
 from ...reference.gradcheck import (
     DEFAULT_EPS,
     DEFAULT_TOLERANCE,
@@ -21,7 +22,6 @@ from ...reference.gradcheck import (
     GradcheckReport,
     gradcheck,
 )
-from ...reference.linear import BACKENDS
 from ...reference.mlp import MLP
 from ...store.files import atomic_write_text
 from ...store.record import csv_text, number, write_run_record

@@ -7,13 +7,16 @@ import sys
 import time
 
 from ...lab import lr_grid
-from ...store.datasets import data_config, dataset_from_args
+from ...store.datasets import data_config
 from ...store.files import atomic_write_text
 from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
     batch_size,
+    dataset_from_args,
+    engine_config,
+    engine_line,
     fit_batch_size,
     learning_rate_list,
     listed,
@@ -49,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=positive_int, default=1000, help="steps per cell (default 1000)"
     )
-    add_run_arguments(parser)
+    add_run_arguments(parser, default_engine="compiled")
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     sizes = [dataset.n_features, *args.hidden, 1]
     # Checks first: a usage error must not leave an empty output folder behind.
     out = prepare_output(args.out, parser)
+    print(engine_line(args))
     print(dataset.description)
     print(
         f"{len(args.lrs)} learning rates x {len(momenta)} momenta, {args.steps} steps of batch "
@@ -84,6 +88,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             sgd_options=options,
             x_val=dataset.x_val,
             y_val=dataset.y_val,
+            engine=args.engine,
+            backend=args.backend,
         )
     except KeyboardInterrupt:
         print("lr-grid: interrupted; nothing written", file=sys.stderr)
@@ -98,6 +104,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     figure = lr_grid.lr_grid_figure(result, out / "lr_grid.png", subtitle=dataset.description)
     best = result.best
     config = {
+        **engine_config(args),
         "data": data_config(dataset),
         "sizes": sizes,
         "dtype": args.dtype,

@@ -7,13 +7,16 @@ import sys
 import time
 
 from ...lab import momentum
-from ...store.datasets import data_config, dataset_from_args
+from ...store.datasets import data_config
 from ...store.files import atomic_write_text
 from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
     batch_size,
+    dataset_from_args,
+    engine_config,
+    engine_line,
     fit_batch_size,
     listed,
     momentum_list,
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     sizes = [dataset.n_features, *args.hidden, 1]
     # Checks first: a usage error must not leave an empty output folder behind.
     out = prepare_output(args.out, parser)
+    print(engine_line(args))
     print(dataset.description)
     print(
         f"{args.steps} steps of batch {batch} at lr {args.lr:g} for each momentum "
@@ -94,6 +98,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 x_val=dataset.x_val,
                 y_val=dataset.y_val,
                 progress=not args.no_progress,
+                engine=args.engine,
+                backend=args.backend,
             )
             if run_result.history.interrupted:
                 raise KeyboardInterrupt
@@ -109,6 +115,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     subtitle = f"{dataset.description}; lr {args.lr:g}, batch {batch}, {args.steps} steps"
     figure = momentum.momentum_figure(runs, out / "momentum.png", subtitle=subtitle)
     config = {
+        **engine_config(args),
         "data": data_config(dataset),
         "sizes": sizes,
         "dtype": args.dtype,

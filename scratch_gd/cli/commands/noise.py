@@ -16,12 +16,15 @@ from ...reference.mlp import MLP
 from ...reference.sgd import SGD
 from ...run.history import History
 from ...run.train import train
-from ...store.datasets import data_config, dataset_from_args
+from ...store.datasets import data_config
 from ...store.files import atomic_write_text
 from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
+    dataset_from_args,
+    engine_config,
+    engine_line,
     fit_batch_sizes,
     int_list,
     non_negative_float,
@@ -98,6 +101,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     x, y = dataset.x_train, dataset.y_train
     # Checks first: a usage error must not leave an empty output folder behind.
     out = prepare_output(args.out, parser)
+    print(engine_line(args))
     print(dataset.description)
     print(
         f"gradient noise at fixed weights: {args.draws} batches per batch size, drawn with "
@@ -117,6 +121,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     atomic_write_text(table, table_csv(results))
     figure = noise.noise_figure(results, out / "noise.png", subtitle=dataset.description)
     config = {
+        **engine_config(args),
         "data": data_config(dataset),
         "sizes": sizes,
         "dtype": args.dtype,
@@ -164,7 +169,7 @@ def measure(
     options: dict,
 ) -> tuple[list[noise.NoiseAtWeights], dict[str, History]]:
     """The noise at the initial weights, then (with --train-steps) after training."""
-    model = MLP(sizes, dtype=args.dtype, seed=args.seed, backend="numpy")
+    model = MLP(sizes, dtype=args.dtype, seed=args.seed, backend=args.backend)
     results = [
         noise.gradient_noise(
             noise.per_sample_gradients(model, x, y),
@@ -189,6 +194,7 @@ def measure(
         seed=args.seed,
         progress=not args.no_progress,
         desc="training",
+        engine=args.engine,
     )
     if history.interrupted:
         raise KeyboardInterrupt

@@ -7,12 +7,15 @@ import sys
 import time
 
 from ...lab import sweep_batch
-from ...store.datasets import data_config, dataset_from_args
+from ...store.datasets import data_config
 from ...store.files import atomic_write_text
 from ...store.record import csv_text, number, write_run_record
 from .. import exit_codes
 from ..arguments import (
     add_run_arguments,
+    dataset_from_args,
+    engine_config,
+    engine_line,
     fit_batch_sizes,
     int_list,
     learning_rate_list,
@@ -72,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give up on a batch size after this many steps "
         f"(default {sweep_batch.DEFAULT_MAX_STEPS})",
     )
-    add_run_arguments(parser)
+    add_run_arguments(parser, default_engine="compiled")
 
 
 def check_target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -108,6 +111,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = prepare_output(args.out, parser)
     factor = args.target_factor or sweep_batch.DEFAULT_TARGET_FACTOR
     reference_steps = args.reference_steps or sweep_batch.DEFAULT_REFERENCE_STEPS
+    print(engine_line(args))
     print(dataset.description)
     print(
         f"batch sizes {', '.join(map(str, batch_sizes))}; each races learning rates "
@@ -134,6 +138,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             x_val=dataset.x_val,
             y_val=dataset.y_val,
             progress=not args.no_progress,
+            engine=args.engine,
+            backend=args.backend,
         )
     except KeyboardInterrupt:
         print("sweep-batch: interrupted; nothing written", file=sys.stderr)
@@ -160,6 +166,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     atomic_write_text(table, table_csv(sweep))
     figure = sweep_batch.sweep_figure(sweep, out / "sweep_batch.png", subtitle=dataset.description)
     config = {
+        **engine_config(args),
         "data": data_config(dataset),
         "sizes": sizes,
         "dtype": args.dtype,

@@ -21,7 +21,7 @@ from ..reference.mlp import MLP
 from ..reference.sgd import SGD
 from .columns import BLOCK_SAMPLES
 from .loop import COLUMNS, ROWS, STATUS_LOSS_NOT_FINITE, STATUS_OK, train_steps
-from .state import FIRST_STEP, PARTS, Net, Sgd, Work
+from .state import FIRST_STEP, PARTS, Net, Sgd, Work, make_rows_work
 
 COLUMNS_MIN_BATCH = 32  # from this batch size on the feature-major pass is faster (measured)
 THREADS: int | None = None  # threads sharing a large batch; None: 1 or all, by speed
@@ -132,9 +132,12 @@ class CompiledEngine:
                 self.velocity[start:stop] = velocity.reshape(-1)
         self.net = Net(self.sizes, self.offsets, self.params, self.grads, self.velocity)
         self.sgd = Sgd(self.hyper, self.flags)
-        self.work = Work(
-            self.acts, self.act_offsets, self.delta, self.delta_prev, self.scratch, self.zeros
-        )
+        if self.layout == ROWS:
+            self.work = make_rows_work(self.net, max_batch)
+        else:
+            self.work = Work(
+                self.acts, self.act_offsets, self.delta, self.delta_prev, self.scratch, self.zeros
+            )
         # A call with no steps loads the compiled loop (from Numba's cache, or compiles
         # it) now, before ``train`` starts its clock.
         self._steps(np.empty(0, np.int64), np.zeros(1, np.int64), np.empty(0), 1)

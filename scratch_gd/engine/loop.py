@@ -93,7 +93,7 @@ def train_steps_rows(x, y, indices, starts, net, sgd, work, losses, status):  # 
     for step in range(steps):
         batch = indices[starts[step] : starts[step + 1]]
         count = batch.shape[0] * outputs
-        squared = forward_backward_rows(x, y, batch, net, part_of(work, 0), count)
+        squared = forward_backward_rows(x, y, batch, work, count)
         if not finish_step(net, sgd, squared, count, step, losses, status):
             return
     status[0], status[1] = steps, STATUS_OK

@@ -170,15 +170,17 @@ def transpose_into(source, out):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def relu_inplace(z):  # pragma: no cover - compiled
-    """``z = max(z, 0)`` elementwise; NaN stays NaN (``<`` is false for NaN), as in NumPy."""
+    """``z = max(z, 0)`` elementwise, z 2-D; NaN stays NaN (``<`` is false for NaN), as in
+    NumPy. Row by row rather than over ``z.reshape(-1)``: a reshape costs ~25 ns a call."""
     zero = z.dtype.type(0)
-    flat = z.reshape(-1)
-    for k in range(flat.shape[0]):
-        # "+ zero" stops LLVM from seeing "store back what was there" and emitting a
-        # masked store, which is several times slower on AMD Zen than a plain one.
-        # Spelled out rather than max(): "<" is false for NaN, so NaN passes through.
-        value = flat[k]
-        flat[k] = (zero if value < zero else value) + zero  # noqa: FURB136
+    for r in range(z.shape[0]):
+        row = z[r]
+        for k in range(row.shape[0]):
+            # "+ zero" stops LLVM from seeing "store back what was there" and emitting a
+            # masked store, which is several times slower on AMD Zen than a plain one.
+            # Spelled out rather than max(): "<" is false for NaN, so NaN passes through.
+            value = row[k]
+            row[k] = (zero if value < zero else value) + zero  # noqa: FURB136
 
 
 @njit(cache=True)
@@ -189,10 +191,10 @@ def relu_mask_inplace(grad, out_relu):  # pragma: no cover - compiled
     0. The "+ zero" keeps the store unconditional (see ``relu_inplace``).
     """
     zero = grad.dtype.type(0)
-    flat_grad = grad.reshape(-1)
-    flat_out = out_relu.reshape(-1)
-    for k in range(flat_grad.shape[0]):
-        flat_grad[k] = (flat_grad[k] if flat_out[k] > zero else zero) + zero
+    for r in range(grad.shape[0]):
+        grad_row, out_row = grad[r], out_relu[r]
+        for k in range(grad_row.shape[0]):
+            grad_row[k] = (grad_row[k] if out_row[k] > zero else zero) + zero
 
 
 @njit(cache=True)

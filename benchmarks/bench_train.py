@@ -380,6 +380,28 @@ def ratio_table(rows: list[dict], ceiling: dict[int, float]) -> str:
     return "\n".join(lines)
 
 
+def time_table(rows: list[dict], ceiling: dict[int, float]) -> str:
+    """Where a step of the compiled engine goes: its matrix products at the sgemm rate (the
+    arithmetic's lower bound), and the rest (memory traffic, small-kernel inefficiency,
+    the per-step work outside the products: gather, loss, SGD update, checks)."""
+    best = max(ceiling.values())
+    lines = [
+        (
+            "| regime | us per step | products at the best sgemm rate (us) | the rest (us) "
+            "| the rest, share |"
+        ),
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        step = 1e6 / row["compiled"]
+        products = flops_per_step(SIZES, row["batch"]) / (best * 1e9) * 1e6
+        rest = step - products
+        lines.append(
+            f"| {row['regime']} | {step:.2f} | {products:.2f} | {rest:.2f} | {rest / step:.0%} |"
+        )
+    return "\n".join(lines)
+
+
 def sgemm_ceiling(quick: bool) -> dict[int, float]:
     """OpenBLAS sgemm GFLOP/s on 1 thread and on all, the best of several runs: the
     machine's practical limit for float32 matrix products."""
@@ -806,8 +828,15 @@ def main(argv: list[str] | None = None) -> None:
         ),
         "",
         ratio_table(rows, ceiling),
+        "",
+        (
+            "Where a compiled step's time goes: its matrix products if they ran at the best "
+            "sgemm rate above, and everything else:"
+        ),
+        "",
+        time_table(rows, ceiling),
     ]
-    print("\n".join(lines[-7:]))
+    print("\n".join(lines[-13:]))
     compile_seconds = None
     jax_compile = jax_compile_seconds(steps)
     if not (options.quick or options.no_cold):

@@ -26,7 +26,6 @@ import numpy as np
 from numba import njit, prange
 
 from ..kernels.elementwise import sgd_update_kernel
-from ..kernels.small import count_not_finite
 from .columns import BLOCK_SAMPLES, forward_backward_columns
 from .rows import forward_backward_rows
 from .state import FIRST_STEP, MAXIMIZE, NESTEROV, PARTS, part_of
@@ -60,7 +59,7 @@ def finish_step(net, sgd, squared, count, step, losses, status):  # pragma: no c
     momentum = hyper[1]
     # Without momentum there is no buffer; the update kernel then never reads this one.
     buffer = net.velocity if momentum != 0 else net.params
-    sgd_update_kernel(
+    not_finite = sgd_update_kernel(
         net.params,
         net.grads,
         buffer,
@@ -73,7 +72,7 @@ def finish_step(net, sgd, squared, count, step, losses, status):  # pragma: no c
         flags[FIRST_STEP] != 0,
     )
     flags[FIRST_STEP] = 0
-    if count_not_finite(net.params) != 0:
+    if not_finite != 0:
         status[0], status[1] = step, STATUS_PARAMS_NOT_FINITE
         return False
     losses[step] = squared / count

@@ -13,8 +13,9 @@ tiles alone; ``matmul``, the public entry points (``kernels.matmul``, ``matmul_n
 big ones to the tiles; and NumPy's OpenBLAS. The targets: ``matmul`` at >= 0.8x OpenBLAS
 for n >= 512 on one thread, and >= 0.6x at the MLP's shapes.
 
-Each number is the median of several repeats after a warm-up call, each repeat long
-enough to dwarf the timer. A product of (M, K) by (K, N) counts 2 * M * N * K flops.
+Each number is the best of several repeats after a warm-up call, each repeat long
+enough to dwarf the timer: on a shared machine the fastest repeat is the one the other
+programs disturbed least. A product of (M, K) by (K, N) counts 2 * M * N * K flops.
 The naive loop is skipped above n = 512: at about 1 GFLOP/s it would take minutes.
 Threads are set for both sides at once: ``numba.set_num_threads`` for the kernels,
 ``threadpoolctl`` for OpenBLAS. The naive and i-k-j rungs are serial, so they are
@@ -86,7 +87,7 @@ def products(form: str) -> dict[str, Callable]:
 
 
 def seconds_per_call(function: Callable, a, b, repeats: int, min_time: float) -> float:
-    """Median time of one call, over ``repeats`` timed batches after a warm-up call."""
+    """Best time of one call, over ``repeats`` timed batches after a warm-up call."""
     function(a, b)
     start = time.perf_counter()
     function(a, b)
@@ -98,7 +99,7 @@ def seconds_per_call(function: Callable, a, b, repeats: int, min_time: float) ->
         for _ in range(calls):
             function(a, b)
         times.append((time.perf_counter() - start) / calls)
-    return float(np.median(times))
+    return min(times)
 
 
 def measure(cases, dtypes, thread_counts, repeats, min_time) -> list[dict]:
@@ -181,6 +182,15 @@ def compile_times() -> dict[str, float]:
     return times
 
 
+def load() -> str:
+    """The 1, 5 and 15 minute load averages: on a 2-core machine, anything above 1 means
+    other programs shared the cores during the measurement."""
+    try:
+        return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def machine() -> list[str]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -234,14 +244,14 @@ def plot(rows: list[dict], path: Path) -> None:
         axis.legend(fontsize=7)
     mlp = [row for row in rows if row["size"] == 0 and row["threads"] == 1]
     bars = axes[0][-1]
-    labels = [f"{row['dtype']}\n{row['case'].split('(')[0].strip()}" for row in mlp]
+    labels = [f"{row['dtype']} {row['case']}" for row in mlp]
     ratios = [row["matmul"] / row["blas"] for row in mlp]
     bars.barh(range(len(mlp)), ratios, color="C0", label="matmul / OpenBLAS, 1 thread")
     bars.axvline(MLP_TARGET, color="black", linestyle=":", label=f"target {MLP_TARGET:g}x")
     bars.axvline(1.0, color="grey", linewidth=1)
     bars.set_yticks(range(len(mlp)), labels, fontsize=7)
     bars.set(xlabel="speed relative to OpenBLAS (1 = as fast)",
-             title="The MLP's products, batch 1000 (128 last)")  # fmt: skip
+             title="The MLP's products, 1 thread")  # fmt: skip
     bars.invert_yaxis()
     bars.legend(fontsize=7, loc="lower right")
     figure.suptitle(
@@ -276,11 +286,15 @@ def main(argv: list[str] | None = None) -> None:
         cases.append((label, shape_a, shape_b, form, 2 * m * n * k, 0))
 
     print(table([]))
+    load_before = load()
     rows = measure(cases, (np.float32, np.float64), (1, 2), repeats, min_time)
     lines = ["# Matmul kernels against OpenBLAS (GFLOP/s, higher is better)", ""]
-    lines += machine() + ["", table(rows), ""]
+    lines += machine()
+    lines.append(f"- Load average (1, 5, 15 min) before: {load_before}; after: {load()}")
+    lines += ["", f"Command: `python benchmarks/bench_kernels.py{' --quick' * options.quick}`"]
+    lines += ["", table(rows), ""]
     lines.append(
-        f"Medians of {repeats} repeats after a warm-up. naive is skipped for n > "
+        f"Best of {repeats} repeats after a warm-up. naive is skipped for n > "
         f"{NAIVE_MAX_SIZE} (too slow); naive and i-k-j are serial, so measured with 1 thread."
     )
     if not (options.quick or options.no_compile_times):

@@ -636,15 +636,16 @@ def scale_chart(rows: list[dict], n: int, ceiling: dict[int, float], path: Path)
             label = f"width {width}, {count} thread{'s' if count > 1 else ''}"
             left.plot(batch, rate, styles[count], marker="o", color=colours[width], label=label)
             right.plot(batch, gflops, styles[count], marker="o", color=colours[width], label=label)
-    for cores, rate in sorted(ceiling.items()):
+    for index, (cores, rate) in enumerate(sorted(ceiling.items())):
         right.axhline(rate, color="grey", linestyle=":", linewidth=1)
-        right.annotate(
+        right.annotate(  # 1 thread's label on the left, 2 threads' on the right: no overlap
             f"OpenBLAS sgemm, {cores} thread{'s' if cores > 1 else ''} (measured)",
-            (0.01, rate),
+            (0.99 if index else 0.01, rate),
             xycoords=("axes fraction", "data"),
             fontsize=8,
             color="grey",
             va="bottom",
+            ha="right" if index else "left",
         )
     left.set(xscale="log", yscale="log", xlabel="batch size (samples per step, log scale)",
              ylabel="training steps per second (log scale)", title="Steps per second")  # fmt: skip

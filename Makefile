@@ -83,8 +83,10 @@ MATHS_TESTS := tests/reference tests/engine
 check-maths: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(MATHS_TESTS) $(ARGS)
 
-# Benchmarks print tables and write plots/; they are never timed unit tests.
+# Benchmarks print tables and write runs/bench/ (ignored by git); ARGS="--out plots"
+# refreshes the copies the README shows. They are never timed unit tests.
 bench: $(VENV)/.installed-test
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_train.py $(ARGS)
 
 bench-kernels: $(VENV)/.installed-test

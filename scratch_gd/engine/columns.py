@@ -1,11 +1,11 @@
 """One batch's forward and backward pass, feature-major: activations stored (features, B).
 
-The same steps as ``engine_rows.py``, transposed: a_l is (d_l, B), so every kernel's
+The same steps as ``rows.py``, transposed: a_l is (d_l, B), so every kernel's
 inner loop runs along the batch. For a batch of hundreds of samples those loops are long
 and the small 32-wide layers still run at tens of GFLOP/s; for a batch of one they would
 be one iteration long, which is why small batches use the batch-major pass instead.
 
-A large batch goes through in blocks of at most BLOCK_SAMPLES samples (``engine_loop.py``
+A large batch goes through in blocks of at most BLOCK_SAMPLES samples (``loop.py``
 adds up their gradients): the activations of one block stay in the L2 cache, where a
 whole batch of 1000 would spill out of it.
 
@@ -34,28 +34,17 @@ BLOCK_SAMPLES = 256  # 32-wide float32 activations of 256 samples: 32 KiB per la
 
 
 @njit(cache=True)
-def forward_backward_columns(
-    x,
-    y,
-    batch,
-    sizes,
-    params,
-    grads,
-    offsets,
-    acts,
-    act_offsets,
-    delta,
-    delta_prev,
-    scratch,
-    zeros,
-    count,
-):  # pragma: no cover - compiled
+def forward_backward_columns(x, y, batch, net, grads, work, count):  # pragma: no cover
     """Forward and backward pass of the samples ``batch`` (B,), stored feature-major.
 
-    Fills ``grads`` (flat, torch's parameter order) and returns the summed squared error.
-    ``count`` is the number of elements the mean is over: the whole batch's B * outputs,
-    also when this call sees only part of it (one block).
+    Fills ``grads`` (flat, laid out like ``net.grads``: one block's own buffer, or
+    ``net.grads`` itself) and returns the summed squared error. ``count`` is the number
+    of elements the mean is over: the whole batch's B * outputs, also when this call sees
+    only part of it (one block).
     """
+    sizes, offsets, params = net.sizes, net.offsets, net.params
+    acts, act_offsets, scratch = work.acts, work.act_offsets, work.scratch
+    delta, delta_prev = work.delta, work.delta_prev
     layers = sizes.shape[0] - 1
     rows = batch.shape[0]
     a = block(acts, act_offsets[0], sizes[0], rows)
@@ -96,7 +85,7 @@ def forward_backward_columns(
             weight_t = block(scratch, 0, fan_in, fan_out)
             transpose_into(weight, weight_t)
             g_prev = block(delta_prev, 0, fan_in, rows)
-            combine_columns(weight_t, g, zeros[:fan_in], g_prev)
+            combine_columns(weight_t, g, work.zeros[:fan_in], g_prev)
             relu_mask_inplace(g_prev, a)  # a = the ReLU output of the layer below
             delta, delta_prev = delta_prev, delta
             g = g_prev

@@ -1,8 +1,8 @@
 """The compiled engine's Python side: when it applies, and moving state in and out of it.
 
-``train(..., engine="compiled")`` hands whole chunks of steps to ``engine_loop.train_steps``.
+``train(..., engine="compiled")`` hands whole chunks of steps to ``loop.train_steps``.
 That loop keeps every parameter, gradient and momentum buffer in one flat array of its
-own; ``CompiledEngine`` copies the model's ``Parameter.data`` and the optimiser's
+own (``state.Net``); ``CompiledEngine`` copies the model's ``Parameter.data`` and the optimiser's
 ``velocity`` in when it is created and copies them back after every chunk, so between
 chunks (when evaluations run, or after Ctrl-C) the model and the optimiser hold exactly
 the state the layer-by-layer path would have left, and training can go on with either
@@ -21,6 +21,7 @@ from ..reference.mlp import MLP
 from ..reference.sgd import SGD
 from .columns import BLOCK_SAMPLES
 from .loop import COLUMNS, ROWS, STATUS_LOSS_NOT_FINITE, STATUS_OK, train_steps
+from .state import FIRST_STEP, PARTS, Net, Sgd, Work, make_rows_work
 
 COLUMNS_MIN_BATCH = 32  # from this batch size on the feature-major pass is faster (measured)
 THREADS: int | None = None  # threads sharing a large batch; None: 1 or all, by speed
@@ -79,7 +80,7 @@ class CompiledEngine:
         self.grads = np.zeros(total, dtype)
         self.velocity = np.zeros(total, dtype)
         # Small batches run batch-major, large ones feature-major in blocks that threads
-        # may share (see engine_loop.py); how many threads is settled by ``_pick_parts``.
+        # may share (see loop.py); how many threads is settled by ``_pick_parts``.
         self.layout = COLUMNS if max_batch >= COLUMNS_MIN_BATCH else ROWS
         max_blocks = -(-max_batch // BLOCK_SAMPLES)
         self.max_parts = 1
@@ -119,22 +120,24 @@ class CompiledEngine:
             dtype=dtype,
         )
         self.flags = np.array(
-            [
-                optimizer.nesterov,
-                optimizer.maximize,
-                optimizer.velocity[0] is None,
-                self.layout,
-                1,
-            ],
+            [optimizer.nesterov, optimizer.maximize, optimizer.velocity[0] is None, 1],
             dtype=np.int64,
         )
         self.status = np.zeros(2, dtype=np.int64)
         for param, start, stop in self._slices():
             self.params[start:stop] = param.data.reshape(-1)
             self.grads[start:stop] = param.grad.reshape(-1)
-        if not self.flags[2]:
+        if not self.flags[FIRST_STEP]:
             for velocity, (_, start, stop) in zip(optimizer.velocity, self._slices(), strict=True):
                 self.velocity[start:stop] = velocity.reshape(-1)
+        self.net = Net(self.sizes, self.offsets, self.params, self.grads, self.velocity)
+        self.sgd = Sgd(self.hyper, self.flags)
+        if self.layout == ROWS:
+            self.work = make_rows_work(self.net, max_batch)
+        else:
+            self.work = Work(
+                self.acts, self.act_offsets, self.delta, self.delta_prev, self.scratch, self.zeros
+            )
         # A call with no steps loads the compiled loop (from Numba's cache, or compiles
         # it) now, before ``train`` starts its clock.
         self._steps(np.empty(0, np.int64), np.zeros(1, np.int64), np.empty(0), 1)
@@ -213,31 +216,11 @@ class CompiledEngine:
     ) -> tuple[int, int]:
         """One compiled call on ``parts`` threads; returns (steps completed, STATUS_*)."""
         self.status[:] = 0
-        self.flags[4] = parts
+        self.flags[PARTS] = parts
         began = time.perf_counter()
-        train_steps(
-            self.x,
-            self.y,
-            indices,
-            starts,
-            self.sizes,
-            self.params,
-            self.grads,
-            self.grad_blocks,
-            self.squared_blocks,
-            self.velocity,
-            self.offsets,
-            self.acts,
-            self.act_offsets,
-            self.delta,
-            self.delta_prev,
-            self.scratch,
-            self.zeros,
-            self.hyper,
-            self.flags,
-            losses,
-            self.status,
-        )
+        train_steps(self.x, self.y, indices, starts, self.net, self.sgd, self.work,
+                    self.grad_blocks, self.squared_blocks, losses, self.status,
+                    self.layout)  # fmt: skip
         done, code = int(self.status[0]), int(self.status[1])
         self.status[0] = 0  # counted: from here on ``run`` holds it
         if done:
@@ -250,7 +233,7 @@ class CompiledEngine:
         for param, start, stop in self._slices():
             param.data[...] = self.params[start:stop].reshape(param.data.shape)
             param.grad[...] = self.grads[start:stop].reshape(param.grad.shape)
-        if self.hyper[1] != 0 and not self.flags[2]:
+        if self.hyper[1] != 0 and not self.flags[FIRST_STEP]:
             velocities = self.optimizer.velocity
             for index, (param, start, stop) in enumerate(self._slices()):
                 flat = self.velocity[start:stop].reshape(param.data.shape)

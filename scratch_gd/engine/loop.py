@@ -1,21 +1,20 @@
 """The compiled training loop: many SGD steps of an MLP in one call, no Python in between.
 
-Each step does what ``train``'s layer-by-layer path does, in the same order: gather the
-batch, forward, loss, backward (``engine_rows.py`` for small batches, ``engine_columns.py``
-for large ones), then one SGD step on every parameter with torch's rules
-(``kernels.elementwise.sgd_update_kernel``).
+Each step does what the reference loop does, in the same order: gather the batch,
+forward, loss, backward (``rows.py`` for small batches, ``columns.py`` for large ones),
+then one SGD step on every parameter with torch's rules
+(``kernels.elementwise.sgd_update_kernel``). The arrays it works on come in three
+bundles (``state.py``): the flat network ``net``, the optimiser ``sgd`` and the scratch
+space ``work``.
 
-All parameters live in one flat array (torch's order: W_0, b_0, W_1, b_1, ...), and so
-do their gradients and momentum buffers, so the optimiser is a single pass over memory.
-Activations and gradients go into buffers the caller allocated once for the largest
-batch; a step allocates nothing.
-
-A large batch runs feature-major in blocks of at most BLOCK_SAMPLES samples. Each block
-writes its gradient into a buffer of its own, and the buffers are added in block order.
-The blocks depend only on the batch size, so the sum, and every bit of the result, is
-the same whether one thread runs all the blocks or several threads share them: the
-engine may pick the number of threads by speed (``engine.py``) and a seed still gives
-the same run on any machine.
+There is one loop per layout, so a run compiles only the one it uses:
+``train_steps_rows`` runs on one thread; ``train_steps_columns`` may share a step's
+blocks between threads. A large batch runs feature-major in blocks of at most
+BLOCK_SAMPLES samples. Each block writes its gradient into a buffer of its own, and the
+buffers are added in block order. The blocks depend only on the batch size, so the sum,
+and every bit of the result, is the same whether one thread runs all the blocks or
+several threads share them: the engine may pick the number of threads by speed
+(``compiled.py``) and a seed still gives the same run on any machine.
 
 The loop stops early at the first step whose loss, or whose updated parameters, are not
 finite, and says so in ``status`` (see the STATUS_* codes).
@@ -27,37 +26,81 @@ import numpy as np
 from numba import njit, prange
 
 from ..kernels.elementwise import sgd_update_kernel
-from ..kernels.small import count_not_finite
 from .columns import BLOCK_SAMPLES, forward_backward_columns
 from .rows import forward_backward_rows
+from .state import FIRST_STEP, MAXIMIZE, NESTEROV, PARTS, part_of
 
 STATUS_OK = 0
 STATUS_LOSS_NOT_FINITE = 1
 STATUS_PARAMS_NOT_FINITE = 2
 
-ROWS, COLUMNS = 0, 1  # the two layouts (flags[3])
+ROWS, COLUMNS = 0, 1  # the two layouts
+# Only ``prange`` loops run in parallel. Numba would otherwise turn whole-array
+# expressions into threaded loops of their own, each costing a parallel launch per step
+# and seconds of compilation. (A fresh dict each time: Numba empties the one it reads.)
+PRANGE_ONLY = dict.fromkeys(
+    ("comprehension", "reduction", "inplace_binop", "setitem", "numpy", "stencil", "fusion"),
+    False,
+)
+
+
+@njit(cache=True)
+def finish_step(net, sgd, squared, count, step, losses, status):  # pragma: no cover
+    """The end of every step: check the loss, update the parameters, check them.
+
+    Returns False (with ``status`` set) if training must stop at this step.
+    """
+    largest = float(np.finfo(net.params.dtype).max)
+    # A sum past the dtype's range is infinite in the reference path's own arithmetic.
+    if not (squared <= largest):
+        status[0], status[1] = step, STATUS_LOSS_NOT_FINITE
+        return False
+    hyper, flags = sgd.hyper, sgd.flags
+    momentum = hyper[1]
+    # Without momentum there is no buffer; the update kernel then never reads this one.
+    buffer = net.velocity if momentum != 0 else net.params
+    not_finite = sgd_update_kernel(
+        net.params,
+        net.grads,
+        buffer,
+        hyper[0],
+        momentum,
+        hyper[2],
+        hyper[3],
+        flags[NESTEROV] != 0,
+        flags[MAXIMIZE] != 0,
+        flags[FIRST_STEP] != 0,
+    )
+    flags[FIRST_STEP] = 0
+    if not_finite != 0:
+        status[0], status[1] = step, STATUS_PARAMS_NOT_FINITE
+        return False
+    losses[step] = squared / count
+    return True
+
+
+@njit(cache=True)
+def train_steps_rows(x, y, indices, starts, net, sgd, work, losses, status):  # pragma: no cover
+    """Run ``len(starts) - 1`` SGD steps batch-major on one thread.
+
+    Batch k is ``indices[starts[k]:starts[k + 1]]``; ``losses[k]`` gets its loss. On
+    return ``status`` = (steps completed, STATUS_*): a step that ends non-finite is not
+    counted, so ``status[0]`` is also the index of the step that diverged.
+    """
+    outputs = net.sizes[net.sizes.shape[0] - 1]
+    steps = starts.shape[0] - 1
+    for step in range(steps):
+        batch = indices[starts[step] : starts[step + 1]]
+        count = batch.shape[0] * outputs
+        squared = forward_backward_rows(x, y, batch, work, count)
+        if not finish_step(net, sgd, squared, count, step, losses, status):
+            return
+    status[0], status[1] = steps, STATUS_OK
 
 
 @njit(cache=True)
 def run_blocks(
-    x,
-    y,
-    batch,
-    sizes,
-    params,
-    grad_blocks,
-    squared_blocks,
-    first,
-    last,
-    blocks,
-    offsets,
-    acts,
-    act_offsets,
-    delta,
-    delta_prev,
-    scratch,
-    zeros,
-    count,
+    x, y, batch, net, grad_blocks, squared_blocks, first, last, blocks, work, count
 ):  # pragma: no cover - compiled
     """Blocks ``first`` to ``last - 1`` of the ``blocks`` equal blocks of ``batch``: block b's
     gradient goes to ``grad_blocks[b]``, its summed squared error to ``squared_blocks[b]``."""
@@ -65,204 +108,58 @@ def run_blocks(
     for index in range(first, last):
         start, stop = rows * index // blocks, rows * (index + 1) // blocks
         squared_blocks[index] = forward_backward_columns(
-            x,
-            y,
-            batch[start:stop],
-            sizes,
-            params,
-            grad_blocks[index],
-            offsets,
-            acts,
-            act_offsets,
-            delta,
-            delta_prev,
-            scratch,
-            zeros,
-            count,
+            x, y, batch[start:stop], net, grad_blocks[index], work, count
         )
 
 
-@njit(cache=True, parallel=True)
-def run_blocks_in_parts(
-    x,
-    y,
-    batch,
-    sizes,
-    params,
-    grad_blocks,
-    squared_blocks,
-    blocks,
-    offsets,
-    acts,
-    act_offsets,
-    delta,
-    delta_prev,
-    scratch,
-    zeros,
-    count,
-    parts,
+@njit(cache=True, parallel=PRANGE_ONLY)
+def train_steps_columns(
+    x, y, indices, starts, net, sgd, work, grad_blocks, squared_blocks, losses, status
 ):  # pragma: no cover - compiled
-    """``run_blocks`` for all blocks, shared out between ``parts`` threads, each with its
-    own row of the work buffers."""
-    for part in prange(parts):
-        run_blocks(
-            x,
-            y,
-            batch,
-            sizes,
-            params,
-            grad_blocks,
-            squared_blocks,
-            blocks * part // parts,
-            blocks * (part + 1) // parts,
-            blocks,
-            offsets,
-            acts[part],
-            act_offsets,
-            delta[part],
-            delta_prev[part],
-            scratch[part],
-            zeros,
-            count,
-        )
-
-
-@njit(cache=True)
-def train_steps(
-    x,
-    y,
-    indices,
-    starts,
-    sizes,
-    params,
-    grads,
-    grad_blocks,
-    squared_blocks,
-    velocity,
-    offsets,
-    acts,
-    act_offsets,
-    delta,
-    delta_prev,
-    scratch,
-    zeros,
-    hyper,
-    flags,
-    losses,
-    status,
-):  # pragma: no cover - compiled
-    """Run ``len(starts) - 1`` SGD steps; batch k is ``indices[starts[k]:starts[k + 1]]``.
-
-    ``hyper`` = (lr, momentum, 1 - dampening, weight_decay) in the parameters' dtype;
-    ``flags`` = (nesterov, maximize, first_step, layout, parts); ``first_step`` is cleared
-    once the momentum buffer exists; ``parts`` is how many threads may share a step's blocks.
-    ``acts``, ``delta``, ``delta_prev`` and ``scratch`` have one row per part,
-    ``grad_blocks`` and ``squared_blocks`` one per block. ``losses[k]`` gets the loss of
-    step k.
-    On return ``status`` = (steps completed, STATUS_*): a step that ends non-finite is
-    not counted, so ``status[0]`` is also the index of the step that diverged.
-    """
-    lr, momentum, dampening_complement, weight_decay = hyper[0], hyper[1], hyper[2], hyper[3]
-    nesterov, maximize = flags[0] != 0, flags[1] != 0
-    layout, parts = flags[3], flags[4]
-    largest = float(np.finfo(params.dtype).max)
-    outputs = sizes[sizes.shape[0] - 1]
+    """``train_steps_rows`` feature-major, a step's blocks shared by ``sgd.flags[PARTS]``
+    threads, each with its own row of ``work``; ``grad_blocks`` and ``squared_blocks`` have
+    one row per block."""
+    outputs = net.sizes[net.sizes.shape[0] - 1]
+    grads = net.grads
     steps = starts.shape[0] - 1
-    # Without momentum there is no buffer; the update kernel then never reads this one.
-    buffer = velocity if momentum != 0 else params
     for step in range(steps):
         batch = indices[starts[step] : starts[step + 1]]
         count = batch.shape[0] * outputs
-        blocks = (batch.shape[0] + BLOCK_SAMPLES - 1) // BLOCK_SAMPLES
-        if layout == ROWS:
-            squared = forward_backward_rows(
-                x,
-                y,
-                batch,
-                sizes,
-                params,
-                grads,
-                offsets,
-                acts[0],
-                act_offsets,
-                delta[0],
-                delta_prev[0],
-                scratch[0],
-                zeros,
-                count,
-            )
+        blocks = max(1, (batch.shape[0] + BLOCK_SAMPLES - 1) // BLOCK_SAMPLES)
+        if blocks == 1:
+            squared = forward_backward_columns(x, y, batch, net, grads, part_of(work, 0), count)
         else:
-            # One block writes its gradient straight into grads; several write a buffer
-            # each, added below in block order, whichever thread computed which block.
-            blocks = max(blocks, 1)
-            into = grads.reshape((1, grads.shape[0])) if blocks == 1 else grad_blocks
-            threads = min(parts, blocks)
+            threads = min(sgd.flags[PARTS], blocks)
             if threads > 1:
-                run_blocks_in_parts(
-                    x,
-                    y,
-                    batch,
-                    sizes,
-                    params,
-                    into,
-                    squared_blocks,
-                    blocks,
-                    offsets,
-                    acts,
-                    act_offsets,
-                    delta,
-                    delta_prev,
-                    scratch,
-                    zeros,
-                    count,
-                    threads,
-                )
+                for part in prange(threads):
+                    first, last = blocks * part // threads, blocks * (part + 1) // threads
+                    run_blocks(x, y, batch, net, grad_blocks, squared_blocks, first, last,
+                               blocks, part_of(work, part), count)  # fmt: skip
             else:
-                run_blocks(
-                    x,
-                    y,
-                    batch,
-                    sizes,
-                    params,
-                    into,
-                    squared_blocks,
-                    0,
-                    blocks,
-                    blocks,
-                    offsets,
-                    acts[0],
-                    act_offsets,
-                    delta[0],
-                    delta_prev[0],
-                    scratch[0],
-                    zeros,
-                    count,
-                )
+                for part in range(threads):  # the same call, so one compiled version
+                    first, last = blocks * part // threads, blocks * (part + 1) // threads
+                    run_blocks(x, y, batch, net, grad_blocks, squared_blocks, first, last,
+                               blocks, part_of(work, part), count)  # fmt: skip
+            # In block order, whichever thread computed which block.
             squared = squared_blocks[0]
-            if blocks > 1:
-                grads[:] = grad_blocks[0]
+            for index in range(1, blocks):
+                squared += squared_blocks[index]
+            for i in range(grads.shape[0]):
+                total = grad_blocks[0, i]
                 for index in range(1, blocks):
-                    grads += grad_blocks[index]
-                    squared += squared_blocks[index]
-        # A sum past the dtype's range is infinite in the layer path's own arithmetic.
-        if not (squared <= largest):
-            status[0], status[1] = step, STATUS_LOSS_NOT_FINITE
+                    total += grad_blocks[index, i]
+                grads[i] = total
+        if not finish_step(net, sgd, squared, count, step, losses, status):
             return
-        sgd_update_kernel(
-            params,
-            grads,
-            buffer,
-            lr,
-            momentum,
-            dampening_complement,
-            weight_decay,
-            nesterov,
-            maximize,
-            flags[2] != 0,
-        )
-        flags[2] = 0
-        if count_not_finite(params) != 0:
-            status[0], status[1] = step, STATUS_PARAMS_NOT_FINITE
-            return
-        losses[step] = squared / count
     status[0], status[1] = steps, STATUS_OK
+
+
+def train_steps(x, y, indices, starts, net, sgd, work, grad_blocks, squared_blocks, losses,
+                status, layout):  # fmt: skip
+    """Run the steps of one chunk in the compiled loop of ``layout`` (ROWS or COLUMNS)."""
+    if layout == ROWS:
+        train_steps_rows(x, y, indices, starts, net, sgd, work, losses, status)
+    else:
+        train_steps_columns(
+            x, y, indices, starts, net, sgd, work, grad_blocks, squared_blocks, losses, status
+        )

@@ -4,8 +4,13 @@ The matmul ladder, slowest to fastest (see ``benchmarks/bench_kernels.py``):
 
 * ``matmul_naive``: the i-j-k triple loop from the definition (``ladder.py``).
 * ``matmul_ikj``: the same loops reordered to stream rows (``ladder.py``).
-* ``matmul_blocked``: register tiles, K-blocking and threads (``tiled.py``); what
-  ``matmul``, ``matmul_tn`` and ``matmul_nt`` run, after packing (``pack.py``).
+* ``matmul_blocked``: register tiles, K-blocking and threads (``tiled.py``), after
+  packing (``pack.py``); what ``matmul``, ``matmul_tn`` and ``matmul_nt`` run for big
+  products.
+
+Small and skinny products, like all of the lesson's 1-32-32-1 MLP, go instead to the
+serial row-combination kernels of ``small.py``; each entry point picks by shape (see
+"matrix products" below).
 
 Every function takes float32 or float64 arrays (both operands alike), of any shape and
 memory layout, and returns the input dtype. Wrong shapes or dtypes raise ``ValueError``
@@ -31,6 +36,7 @@ from .elementwise import (
 )
 from .ladder import ikj_kernel, naive_kernel
 from .pack import rows, rows_of_transpose
+from .small import affine_dot, combine_rows, gram
 from .tiled import PARALLEL_MIN_WORK, TILE_ROWS, gemm_parallel, gemm_rows
 
 __all__ = [
@@ -99,17 +105,66 @@ def _deliver(target: np.ndarray, out: np.ndarray | None) -> np.ndarray:
 
 
 # --- matrix products -------------------------------------------------------------------
+#
+# Two families of kernels compute a product, and each entry point picks one by shape:
+#
+# * the row-combination kernels of ``small.py`` (``combine_rows``, ``affine_dot``,
+#   ``gram``): no horizontal sums and no packing, so they win whenever the summed-over
+#   size or the output is small, like every product of the lesson's 1-32-32-1 MLP;
+# * the packed, register-tiled dot-product kernels of ``tiled.py``, threaded when big:
+#   they win once every size is large enough for their tiles and K blocks.
+#
+# The checks and the choice are a few attribute reads: the reference Linear layer calls
+# these functions 9 times per training step, where the arithmetic is often under 1 us.
+
+# Where the row kernels win: measured on this project's 2-core AVX-512 machine, float32
+# and float64 on 1 thread, timing both families at 16 shapes from 1000x32x32 to 256^3.
+SHORT_INNER = 64  # a summed-over size this short: the tiles' horizontal sums cost too much
+THIN_SIDE = 16  # an output side this thin: the 4 x 3 tiles run mostly empty
+ROWS_OPERAND_BYTES = 256 * 1024  # a right operand this small stays in L2 while rows stream
+SMALL_OUTPUT = 64 * 64  # an output this small stays in L1 while gram adds outer products
+NARROW = 4  # output columns (or rows) below which one dot product per output is best
 
 
-def _product(a_rows: np.ndarray, bt_rows: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+def _combine_wins(m: int, k: int, n: int, itemsize: int) -> bool:
+    """Whether ``a @ b``, (M, K) @ (K, N), is faster by row combination than tiled."""
+    return k <= SHORT_INNER or min(m, n) < THIN_SIDE or k * n * itemsize <= ROWS_OPERAND_BYTES
+
+
+def _gram_wins(m: int, k: int, n: int) -> bool:
+    """Whether ``a.T @ b``, (K, M) and (K, N), is faster as outer products than tiled."""
+    return k <= SHORT_INNER or min(m, n) < THIN_SIDE or m * n <= SMALL_OUTPUT
+
+
+def _check_product(name: str, a: object, b: object, inner_a: int, inner_b: int) -> None:
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        _float_arrays(name, a, b)  # the full check, for subclasses and the error message
+    elif a.dtype != b.dtype or a.dtype not in DTYPES:
+        _float_arrays(name, a, b)
+    if a.ndim != 2 or b.ndim != 2:
+        _check_ndim(f"{name}: a", a, 2)
+        _check_ndim(f"{name}: b", b, 2)
+    if a.shape[inner_a] != b.shape[inner_b]:
+        raise ValueError(f"{name}: inner sizes differ, a {a.shape} and b {b.shape}")
+
+
+def _target(out: np.ndarray | None, shape: tuple[int, int], a: np.ndarray, b: np.ndarray):
+    """Where a product kernel writes: ``out`` when it is C-contiguous and overlaps no
+    operand (every kernel zeroes or overwrites its output before it has read all of
+    its inputs), else a fresh array."""
+    if out is None:
+        return np.empty(shape, a.dtype)
+    target = _writable_target(out, shape, a.dtype)
+    if target is out and (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        return np.empty(shape, a.dtype)
+    return target
+
+
+def _tiled(a_rows: np.ndarray, bt_rows: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """``a_rows @ bt_rows.T`` for C-contiguous operands, on as many threads as pays."""
     m, k = a_rows.shape
     n = bt_rows.shape[0]
-    # The kernel zeroes its output first, so it must not overlap an operand at all.
-    target = _writable_target(out, (m, n), a_rows.dtype)
-    overlaps = np.may_share_memory(target, a_rows) or np.may_share_memory(target, bt_rows)
-    if target is out and overlaps:
-        target = np.empty((m, n), a_rows.dtype)
+    target = _target(out, (m, n), a_rows, bt_rows)
     threads = numba.get_num_threads()
     if threads > 1 and m * n * k >= PARALLEL_MIN_WORK and m >= 2 * TILE_ROWS:
         gemm_parallel(a_rows, bt_rows, target, threads)
@@ -118,33 +173,71 @@ def _product(a_rows: np.ndarray, bt_rows: np.ndarray, out: np.ndarray | None) ->
     return _deliver(target, out)
 
 
-def _check_product(name: str, a: np.ndarray, b: np.ndarray, inner_a: int, inner_b: int) -> None:
-    _float_arrays(name, a, b)
-    _check_ndim(f"{name}: a", a, 2)
-    _check_ndim(f"{name}: b", b, 2)
-    if a.shape[inner_a] != b.shape[inner_b]:
-        raise ValueError(f"{name}: inner sizes differ, a {a.shape} and b {b.shape}")
+def _combined(a_rows: np.ndarray, b_rows: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``a_rows @ b_rows`` by row combination: out[i] = sum_k a[i, k] * b[k, :]."""
+    target = _target(out, (a_rows.shape[0], b_rows.shape[1]), a_rows, b_rows)
+    combine_rows(a_rows, b_rows, np.zeros(b_rows.shape[1], a_rows.dtype), target)
+    return _deliver(target, out)
+
+
+def _dots(a_rows: np.ndarray, bt_rows: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``a_rows @ bt_rows.T`` with one plain dot product per output: for narrow outputs."""
+    target = _target(out, (a_rows.shape[0], bt_rows.shape[0]), a_rows, bt_rows)
+    affine_dot(a_rows, bt_rows, np.zeros(bt_rows.shape[0], a_rows.dtype), target)
+    return _deliver(target, out)
+
+
+def _gram(at_rows: np.ndarray, b_rows: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``at_rows.T @ b_rows``, one outer product per row; the wider operand goes last so
+    the innermost loop is the longer one, and a narrow result is transposed at the end."""
+    m, n = at_rows.shape[1], b_rows.shape[1]
+    if n >= m or n > 1 and m * n > 4096:  # (a transpose of a big result would not pay)
+        target = _target(out, (m, n), at_rows, b_rows)
+        gram(at_rows, b_rows, target)
+        return _deliver(target, out)
+    flipped = np.empty((n, m), at_rows.dtype)
+    gram(b_rows, at_rows, flipped)
+    # For n == 1 this is a reshape of the same memory; otherwise a small copy.
+    result = flipped.reshape((m, 1)) if n == 1 else np.ascontiguousarray(flipped.T)
+    if out is None:
+        return result
+    _writable_target(out, (m, n), at_rows.dtype)  # the shape and dtype check
+    out[...] = result
+    return out
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` for ``a`` (M, K) and ``b`` (K, N): the tiled kernel on ``a`` and ``b.T``."""
+    """``a @ b`` for ``a`` (M, K) and ``b`` (K, N), e.g. the input gradient ``g @ W``."""
     _check_product("matmul", a, b, 1, 0)
-    return _product(rows(a), rows_of_transpose(b), out)
+    (m, k), n = a.shape, b.shape[1]
+    if not _combine_wins(m, k, n, a.itemsize):
+        return _tiled(rows(a), rows_of_transpose(b), out)
+    if n < NARROW:
+        return _dots(rows(a), rows_of_transpose(b), out)  # b.T is n x k: a tiny copy
+    return _combined(rows(a), rows(b), out)
 
 
 def matmul_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a.T @ b`` for ``a`` (K, M) and ``b`` (K, N), e.g. the weight gradient ``g.T @ x``."""
     _check_product("matmul_tn", a, b, 0, 0)
-    return _product(rows_of_transpose(a), rows_of_transpose(b), out)
+    (k, m), n = a.shape, b.shape[1]
+    if not _gram_wins(m, k, n):
+        return _tiled(rows_of_transpose(a), rows_of_transpose(b), out)
+    return _gram(rows(a), rows(b), out)
 
 
 def matmul_nt(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b.T`` for ``a`` (M, K) and ``b`` (N, K), e.g. the forward pass ``x @ W.T``.
 
-    This is the kernel's native form: no transpose is ever copied.
+    The tiled kernel's native form: no transpose is ever copied for it.
     """
     _check_product("matmul_nt", a, b, 1, 1)
-    return _product(rows(a), rows(b), out)
+    (m, k), n = a.shape, b.shape[0]
+    if n < NARROW or m < NARROW and k <= SHORT_INNER:
+        return _dots(rows(a), rows(b), out)  # (for a row or two, a transposed b costs more)
+    if k > SHORT_INNER:
+        return _tiled(rows(a), rows(b), out)  # long dot products: the tiles' best case
+    return _combined(rows(a), rows_of_transpose(b), out)
 
 
 def matmul_blocked(a: np.ndarray, b: np.ndarray) -> np.ndarray:

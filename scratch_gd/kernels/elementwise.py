@@ -9,6 +9,7 @@ wrappers in ``__init__`` make sure of that.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 
@@ -70,6 +71,11 @@ def sgd_update_kernel(
     #   g = g + momentum * v if nesterov else v;  p = p - lr * g
     # The scalars arrive already in the array's dtype, so a float32 update stays float32
     # like torch's; dampening arrives as (1 - dampening), rounded once as NumPy does.
+    # Returns how many updated parameters are NaN or infinite: counted in the same pass
+    # (``abs(p) <= max`` is false exactly for those), which the compiled engine checks
+    # after every step, rather than reading all the parameters a second time.
+    largest = np.finfo(param.dtype).max
+    not_finite = 0
     for index in range(param.shape[0]):
         g = -grad[index] if maximize else grad[index]
         if weight_decay != 0:
@@ -81,4 +87,7 @@ def sgd_update_kernel(
                 v = momentum * velocity[index] + dampening_complement * g
             velocity[index] = v
             g = g + momentum * v if nesterov else v
-        param[index] = param[index] - lr * g
+        updated = param[index] - lr * g
+        param[index] = updated
+        not_finite += 0 if abs(updated) <= largest else 1
+    return not_finite

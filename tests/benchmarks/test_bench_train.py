@@ -40,11 +40,11 @@ def test_flops_count_the_three_products_of_each_layer():
 
 
 def test_quick_benchmark_writes_tables_and_charts(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # anything written by mistake lands here, never in plots/
+    monkeypatch.chdir(tmp_path)  # the default folder is relative: it lands here
     bench = load_bench()
-    bench.main(["--quick", "--out", str(tmp_path / "out")])
+    bench.main(["--quick"])
 
-    out = tmp_path / "out"
+    out = tmp_path / "runs" / "bench"  # ignored by git, so a run never dirties the checkout
     assert sorted(path.name for path in out.iterdir()) == [
         "train_bench.md",
         "train_bench.png",
@@ -60,10 +60,15 @@ def test_quick_benchmark_writes_tables_and_charts(tmp_path, monkeypatch):
         rates = [numbers(cell)[0] for cell in speeds[3:]]
         assert len(rates) == len(bench.CONTENDERS) and all(rate > 0 for rate in rates), speeds
         ratios = table_rows(text, regime)[1]
-        assert "x (>=" in ratios[1] and numbers(ratios[1])[0] > 0, ratios
-        assert int(ratios[3].replace(",", "")) == bench.flops_per_step(
+        peers = [c for c in bench.CONTENDERS if c in ("JAX lax.scan", "JAX jit loop")]
+        peers += ["torch randperm", "torch DataLoader"]
+        assert len(ratios) == 1 + len(peers) + 3, ratios
+        assert all(numbers(cell)[0] > 0 for cell in ratios[1 : 1 + len(peers)]), ratios
+        assert "x (>=" in ratios[1], ratios  # every peer's column names its target
+        assert int(ratios[-3].replace(",", "")) == bench.flops_per_step(
             bench.SIZES, dict(Batch=1000, Stochastic=1).get(regime, 128)
         )
+    assert "OpenBLAS sgemm (float32)" in text and f"GFLOP/s on {bench.CORES} thread" in text
     scale = [row for row in table_rows(text, "1") + table_rows(text, "2") if len(row) == 5]
     assert len(scale) == 2 * 2 * 2  # thread counts x widths x batches
     assert all(numbers(row[3])[0] > 0 and numbers(row[4])[0] > 0 for row in scale)

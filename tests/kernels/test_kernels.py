@@ -289,3 +289,46 @@ def test_sgd_update_matches_torch(dtype, nesterov, dampening):
         kernels.sgd_update(param, grad, velocity, first_step=step == 0, **options)
     tolerance = 10 * np.finfo(dtype).eps
     np.testing.assert_allclose(param, tensor.detach().numpy(), rtol=tolerance, atol=tolerance)
+
+
+# Shapes on both sides of every threshold the entry points dispatch on, so each kernel
+# family (row combination, dot products, outer products, packed tiles) is checked.
+
+
+def around(value):
+    return [value - 1, value, value + 1]
+
+
+@pytest.mark.parametrize("name", ["matmul", "matmul_tn", "matmul_nt"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "m, k, n",
+    [(m, k, 40) for m in around(kernels.THIN_SIDE) for k in around(kernels.SHORT_INNER)]
+    + [(70, k, n) for k in around(kernels.SHORT_INNER) for n in around(kernels.NARROW)]
+    + [(n, 70, 70) for n in around(kernels.NARROW)]
+    + [(64, 300, 64), (65, 300, 64), (200, 300, 280)],  # SMALL_OUTPUT, ROWS_OPERAND_BYTES
+)
+def test_products_across_the_dispatch_boundaries(name, dtype, m, k, n):
+    rng = np.random.default_rng(m * 10_000 + k * 100 + n)
+    for layouts in (("C", "C"), ("F", "strided")):
+        a_math = make(rng, (m, k), dtype, layouts[0], integers=True)
+        b_math = make(rng, (k, n), dtype, layouts[1], integers=True)
+        a = {"matmul_tn": a_math.T}.get(name, a_math)
+        b = {"matmul_nt": b_math.T}.get(name, b_math)
+        expected = a_math @ b_math
+        np.testing.assert_array_equal(getattr(kernels, name)(a, b), expected)
+        out = np.full((m, n), np.nan, dtype, order="F" if layouts[0] == "F" else "C")
+        assert getattr(kernels, name)(a, b, out=out) is out
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_the_dispatch_sends_the_lesson_shapes_to_the_row_kernels():
+    # The reference Linear layer's 9 products per step at batch 1000, 128 and 1.
+    for batch in (1000, 128, 1):
+        for fan_in, fan_out in ((1, 32), (32, 32), (32, 1)):
+            itemsize = 4
+            assert kernels._combine_wins(batch, fan_out, fan_in, itemsize)  # G @ W
+            assert kernels._gram_wins(fan_out, batch, fan_in)  # G.T @ x
+            assert fan_in <= kernels.SHORT_INNER  # x @ W.T: row or dot kernels
+    assert not kernels._combine_wins(1024, 1024, 1024, 4)
+    assert not kernels._gram_wins(1024, 1024, 1024)

@@ -14,7 +14,10 @@ BLOCK_SAMPLES samples. Each block writes its gradient into a buffer of its own, 
 buffers are added in block order. The blocks depend only on the batch size, so the sum,
 and every bit of the result, is the same whether one thread runs all the blocks or
 several threads share them: the engine may pick the number of threads by speed
-(``compiled.py``) and a seed still gives the same run on any machine.
+(``compiled.py``) and a seed gives the same run, bit for bit, on one machine whatever the
+number of threads. It is not the reference loop's run bit for bit, nor necessarily another
+CPU's: the sums are taken in another order, so in float32 the losses agree to about 1e-3
+after 1000 steps (the lesson's full batch: 2.2032 against the reference loop's 2.2029).
 
 The loop stops early at the first step whose loss, or whose updated parameters, are not
 finite, and says so in ``status`` (see the STATUS_* codes).

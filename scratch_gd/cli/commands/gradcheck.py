@@ -204,7 +204,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
         if bug is not None:
             print(f"expected for {bug.name}: {bug.expect}")
-        if args.dtype == "float32":
+        if args.dtype == "float32" and report.eps < 1e-4:
+            print(
+                f"hint: in float32 an eps of {report.eps:g} is only a few rounding steps wide, "
+                "so rounding alone can exceed the tolerance; use the float32 default --eps 1e-3, "
+                "and confirm with --dtype float64 before hunting a bug"
+            )
+        elif args.dtype == "float32":
             print(
                 "hint: float32 rounding alone can exceed the tolerance when gradients are small "
                 "(deep networks); confirm with --dtype float64 before hunting a bug"

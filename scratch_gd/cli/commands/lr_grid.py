@@ -147,7 +147,7 @@ def table_csv(result: lr_grid.GridResult) -> str:
         "final_loss",
         "validation_loss",
         "diverged_at",
-        "dead",
+        "stuck",
         "best",
     ]
     best = result.best
@@ -159,10 +159,10 @@ def table_csv(result: lr_grid.GridResult) -> str:
                 number(cell.momentum),
                 effective,
                 cell.steps,
-                "inf" if cell.diverged else number(cell.final_loss),
+                number(cell.final_loss),  # a diverged cell may still end finite
                 "" if cell.validation_loss is None else number(cell.validation_loss),
                 "" if cell.diverged_at is None else cell.diverged_at,
-                int(cell.dead),
+                int(cell.stuck),
                 int(cell is best),
             ]
         )

@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eval-every",
         type=positive_int,
-        help=f"steps between measurements of loss and velocity (default steps / {EVALUATIONS})",
+        help="steps between full-data loss measurements; the velocity is measured after every "
+        f"step (default steps / {EVALUATIONS})",
     )
     add_run_arguments(parser, progress_help="hide the progress bars")
 

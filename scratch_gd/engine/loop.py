@@ -17,7 +17,7 @@ several threads share them: the engine may pick the number of threads by speed
 (``compiled.py``) and a seed gives the same run, bit for bit, on one machine whatever the
 number of threads. It is not the reference loop's run bit for bit, nor necessarily another
 CPU's: the sums are taken in another order, so in float32 the losses agree to about 1e-3
-after 1000 steps (the lesson's full batch: 2.2032 against the reference loop's 2.2029).
+after 1000 steps (the lesson's full batch: 2.2032 against the reference loop's 2.2031).
 
 The loop stops early at the first step whose loss, or whose updated parameters, are not
 finite, and says so in ``status`` (see the STATUS_* codes).

@@ -163,7 +163,7 @@ def sweep_figure(
 ) -> Path:
     """The sweep's score (mean full-data loss over the last fifth of each run) against
     learning rate, per regime; diverged runs as crosses above the rest."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     finite = [p.tail_loss for p in points if not p.diverged]
     ceiling = max(finite) * 2 if finite else 1.0  # where the diverged crosses sit
     regimes = dict.fromkeys(p.regime for p in points)

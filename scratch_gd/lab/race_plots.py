@@ -26,7 +26,9 @@ DPI = 100
 def save(fig: plt.Figure, path: Path) -> Path:
     """Render to memory, then write atomically: a killed run leaves no half-written PNG."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    # A constrained layout already fits everything in; "tight" would draw the figure twice.
+    tight = "tight" if fig.get_layout_engine() is None else None
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches=tight)
     plt.close(fig)
     return atomic_write(path, lambda file: file.write(buffer.getvalue()))
 
@@ -209,7 +211,7 @@ def overlay_figure(results: list[RegimeResult], path: Path, *, floor: float | No
 
 def samples_figure(results: list[RegimeResult], path: Path, *, floor: float | None = None) -> Path:
     """All regimes against samples seen: the cost in data, on a log axis."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     _loss_curves(ax, results, "samples", floor)
     ax.set_xscale("log")
     ax.set_xlabel("Samples seen (count, log scale)")
@@ -219,7 +221,7 @@ def samples_figure(results: list[RegimeResult], path: Path, *, floor: float | No
 
 def time_figure(results: list[RegimeResult], path: Path, *, floor: float | None = None) -> Path:
     """All regimes against wall-clock time: the cost that a user actually waits for."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     _loss_curves(ax, results, "seconds", floor)
     ax.set_xscale("log")
     ax.set_xlabel("Wall-clock time (seconds, log scale; varies from run to run)")
@@ -235,7 +237,7 @@ def fits_figure(results: list[RegimeResult], dataset: Dataset, path: Path) -> Pa
     if dataset.n_features != 1:
         raise ValueError(f"a fits figure needs one input column, got {dataset.n_features}")
     x_scale, x_shift = float(dataset.x_std[0]), float(dataset.x_mean[0])
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     x, y = dataset.x_train, dataset.y_train
     order = np.argsort(x[:, 0])
     grid = x[order]
@@ -296,7 +298,7 @@ def predictions_figure(results: list[RegimeResult], dataset: Dataset, path: Path
     held_out = dataset.x_val is not None and dataset.y_val is not None
     x, y = (dataset.x_val, dataset.y_val) if held_out else (dataset.x_train, dataset.y_train)
     true = dataset.original_target(y[:, 0])
-    fig, ax = plt.subplots(figsize=(6.5, 6))
+    fig, ax = plt.subplots(figsize=(6.5, 6), layout="constrained")
     for color, result in zip(COLORS, results, strict=False):
         predicted = dataset.original_target(result.model(x)[:, 0])
         ax.scatter(

@@ -18,7 +18,7 @@ from typing import TypeVar
 import numpy as np
 
 from ..reference.checks import memory_bytes
-from ..store.datasets import DataError, Dataset, load_dataset
+from ..store.datasets import DataError, Dataset, is_number, load_dataset
 from ..store.files import remove_stale_temporaries
 from ..store.text import one_line
 
@@ -52,14 +52,6 @@ def _as_float(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _at_most_max_count(value: int) -> int:
@@ -207,7 +199,7 @@ def momentum_list(text: str) -> list[float]:
         try:
             values.append(momentum(item))
         except argparse.ArgumentTypeError:
-            if not _is_number(item):
+            if not is_number(item):
                 raise argparse.ArgumentTypeError(
                     f"{text!r}: {item.strip()!r} is not a number"
                 ) from None

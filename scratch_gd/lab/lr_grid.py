@@ -26,7 +26,6 @@ it (``verdict.py``):
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +35,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..reference.mlp import MLP
-from ..reference.sgd import SGD
 from ..run.train import train
 from . import verdict
-from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator
+from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, new_run
 from .threads import one_thread
 from .verdict import predicts_a_constant
 
@@ -135,10 +133,15 @@ def run_cell(
 ) -> Cell:
     """Train a fresh MLP with this (lr, momentum) and report its final full-data loss,
     judged against ``initial_loss`` by the lab's divergence rule (``verdict.diverged``)."""
-    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # momentum 1 is part of the grid on purpose
-        optimizer = SGD(model.parameters(), lr=lr, momentum=momentum, **(sgd_options or {}))
+    model, optimizer = new_run(
+        lr,
+        sizes=sizes,
+        momentum=momentum,
+        seed=seed,
+        dtype=dtype,
+        options=sgd_options,
+        backend=backend,
+    )
     history = train(
         model,
         optimizer,

@@ -37,7 +37,6 @@ climbing back up. m < 1 runs settle to the same place whatever the rounding.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +48,7 @@ from ..reference.sgd import SGD
 from ..run.history import History
 from ..run.train import train
 from . import verdict
-from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, number_text
+from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, new_run, number_text
 from .threads import one_thread
 
 DEFAULT_MOMENTA = (0.0, 0.5, 0.9, 0.99, 1.0)
@@ -160,10 +159,15 @@ def run_momentum(
     """Train a fresh MLP (initial weights and batches from ``seed``) with this momentum,
     measuring the velocity norm after every step and the full-data loss every
     ``eval_every`` steps and after the last (clock paused)."""
-    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # momentum 1 on purpose: this experiment is about it
-        optimizer = SGD(model.parameters(), lr=lr, momentum=momentum, **(sgd_options or {}))
+    model, optimizer = new_run(
+        lr,
+        sizes=sizes,
+        momentum=momentum,
+        seed=seed,
+        dtype=dtype,
+        options=sgd_options,
+        backend=backend,
+    )
     losses = loss_evaluator(x, y, x_val, y_val)
     looked = [0]  # train() evaluates at step 0 and after every step: this counts them
 

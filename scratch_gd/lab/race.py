@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +106,26 @@ def loss_evaluator(
 # --- One regime's run --------------------------------------------------------------------------
 
 
+def new_run(
+    lr: float,
+    *,
+    sizes: Sequence[int],
+    momentum: float,
+    seed: int,
+    dtype: np.dtype | str,
+    options: dict | None = None,
+    backend: str = "numba",
+) -> tuple[MLP, SGD]:
+    """A fresh network, with the initial weights ``seed`` gives (the same for every run),
+    and the SGD that trains it; ``options`` go to ``SGD`` (dampening, weight_decay, ...)."""
+    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
+    with warnings.catch_warnings():
+        # Momentum >= 1 is asked for on purpose in the experiments, and the CLI says so.
+        warnings.simplefilter("ignore")
+        optimizer = SGD(model.parameters(), lr=lr, momentum=momentum, **(options or {}))
+    return model, optimizer
+
+
 def run_regime(
     config: RegimeConfig,
     x: np.ndarray,
@@ -134,12 +154,15 @@ def run_regime(
     paused: once per entry of ``history.evaluations``, in order (to film or trace the run).
     """
     name = config.name(len(x))
-    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # momentum 1 is the lesson's choice; the CLI says so
-        optimizer = SGD(
-            model.parameters(), lr=config.lr, momentum=config.momentum, **(sgd_options or {})
-        )
+    model, optimizer = new_run(
+        config.lr,
+        sizes=sizes,
+        momentum=config.momentum,
+        seed=seed,
+        dtype=dtype,
+        options=sgd_options,
+        backend=backend,
+    )
     evaluate = loss_evaluator(x, y, x_val, y_val)
 
     def look(model: MLP) -> dict[str, float]:

@@ -38,7 +38,6 @@ the full-data loss where full-batch descent's validation loss was lowest instead
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +46,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..reference.mlp import MLP
-from ..reference.sgd import SGD
 from ..run.history import Evaluation, History
 from ..run.train import train
 from . import verdict
-from .race import FULL_LOSS, VALIDATION_LOSS, full_data_loss, loss_evaluator
+from .race import FULL_LOSS, VALIDATION_LOSS, full_data_loss, loss_evaluator, new_run
 from .threads import one_thread
 
 if TYPE_CHECKING:  # only for type hints: matplotlib loads when a figure is drawn
@@ -133,25 +130,6 @@ class Race:
     def best_loss(self) -> float:
         losses = [loss for run in self.runs for loss in run.full_loss if math.isfinite(loss)]
         return min(losses) if losses else math.inf
-
-
-def new_run(
-    lr: float,
-    *,
-    sizes: Sequence[int],
-    momentum: float,
-    seed: int,
-    dtype: str,
-    options: dict,
-    backend: str = "numba",
-) -> tuple[MLP, SGD]:
-    """A fresh network, with the initial weights ``seed`` gives (the same for every run),
-    and the SGD that trains it."""
-    model = MLP(sizes, dtype=dtype, seed=seed, backend=backend)  # same weights for every run
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a momentum >= 1 was asked for; the CLI says so
-        optimizer = SGD(model.parameters(), lr=lr, momentum=momentum, **options)
-    return model, optimizer
 
 
 def segment_seed(seed: int, batch_size: int, segment: int) -> int:

@@ -52,11 +52,11 @@ def memory_bytes() -> int:
 
 def fits_in_memory(what: str, count: int, itemsize: int, copies: int = 1) -> None:
     """Refuse up front a request whose arrays could never fit, naming the size it needs."""
-    needed = count * itemsize * copies
-    if needed > memory_bytes():
+    needed, available = count * itemsize * copies, memory_bytes()
+    if needed > available:
         raise MemoryError(
             f"{what} would need {needed / 2**30:,.1f} GiB but this machine has "
-            f"{memory_bytes() / 2**30:,.1f} GiB; ask for less"
+            f"{available / 2**30:,.1f} GiB; ask for less"
         )
 
 

@@ -90,14 +90,18 @@ class MLP(Sequential):
     def linears(self) -> list[Linear]:
         return [layer for layer in self.layers if isinstance(layer, Linear)]
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters under torch's ``nn.Sequential`` keys."""
-        state = {}
+    def named_parameters(self) -> dict[str, Parameter]:
+        """The parameters under torch's ``nn.Sequential`` names: ``0.weight``, ``0.bias``,
+        ``2.weight``, ... (a layer's index in ``self.layers``, ReLUs counted)."""
+        named = {}
         for index, layer in enumerate(self.layers):
             if isinstance(layer, Linear):
-                state[f"{index}.weight"] = layer.weight.data.copy()
-                state[f"{index}.bias"] = layer.bias.data.copy()
-        return state
+                named[f"{index}.weight"], named[f"{index}.bias"] = layer.weight, layer.bias
+        return named
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters under torch's ``nn.Sequential`` keys."""
+        return {name: param.data.copy() for name, param in self.named_parameters().items()}
 
     def load_state_dict(self, state: Mapping[str, object]) -> None:
         """Copy parameters in from a ``state_dict()``: NumPy arrays or torch tensors.
@@ -106,12 +110,9 @@ class MLP(Sequential):
         to the model's dtype and written into the existing arrays, so an optimiser that
         holds them keeps working.
         """
-        mine = self.state_dict()
+        mine = self.named_parameters()
         checks.same_keys(mine, state)
-        targets = {}
-        for index, layer in enumerate(self.layers):
-            if isinstance(layer, Linear):
-                targets[f"{index}.weight"], targets[f"{index}.bias"] = layer.weight, layer.bias
+        # Every value is checked before any is copied: a bad one leaves the model unchanged.
         values = {key: checks.state_value(key, state[key], mine[key].shape) for key in mine}
         for key, value in values.items():
-            targets[key].data[...] = value.astype(self.dtype)
+            mine[key].data[...] = value.astype(self.dtype)

@@ -110,13 +110,11 @@ class Recorder:
     """The History being written, the clock that leaves evaluations out, and the bar."""
 
     def __init__(self, history: History, model: MLP, evaluate, every: int, bar) -> None:
-        self.history, self.model, self.evaluate, self.every, self.bar = (
-            history,
-            model,
-            evaluate,
-            every,
-            bar,
-        )
+        self.history = history
+        self.model = model
+        self.evaluate = evaluate
+        self.every = every  # steps between evaluations; ``steps`` when there is no evaluate
+        self.bar = bar
         self.step = 0
         self.samples = 0
         self.paused = 0.0
@@ -281,7 +279,8 @@ def _run_layers(recorder: Recorder, model, optimizer, x, y, sampler, steps) -> N
 
 
 def _sized(batches: Iterator[np.ndarray], size: np.ndarray) -> Iterator[np.ndarray]:
-    """The batches, noting the size of the current one in ``size[0]``."""
+    """The batches, noting the size of the current one in ``size[0]``: the reference loop
+    takes the batches itself, so this is how the recorder counts samples seen."""
     for batch in batches:
         size[0] = len(batch)
         yield batch

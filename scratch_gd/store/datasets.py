@@ -337,7 +337,7 @@ def _check_header(path: str | Path, row: int, names: list[str]) -> None:
                 f"(columns {first_column[name] + 1} and {column + 1}); rename one"
             )
         first_column[name] = column
-    if all(_is_number(name) for name in names):
+    if all(is_number(name) for name in names):
         # Some numeric names are fine (a column "2020"); a row of nothing else is data.
         raise DataError(
             f"{path}: row {row} should be a header of column names but holds only numbers "
@@ -354,7 +354,8 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a float (a header made of numbers is probably data)."""
     try:
         float(text)
     except ValueError:

@@ -156,3 +156,19 @@ def test_a_generator_of_parameters_is_accepted_like_torch(batch):
     model, *_ = batch
     optimizer = sg.SGD((p for p in model.parameters()), lr=0.1)
     assert len(optimizer.params) == len(model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"n": 0}, "n must be a whole number >= 1"),
+        ({"n": 2.5}, "n must be a whole number >= 1"),
+        ({"seed": 2**32}, "seed must be a whole number in [0, 2**32)"),
+        ({"seed": -1}, "seed must be a whole number in [0, 2**32)"),
+        ({"dtype": "int8"}, "dtype must be float32 or float64"),
+    ],
+)
+def test_lesson_data_refuses_what_the_lesson_cannot_make(kwargs, words):
+    with pytest.raises(ValueError) as error:
+        sg.lesson_data(**kwargs)
+    assert words in str(error.value)

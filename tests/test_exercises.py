@@ -170,8 +170,9 @@ def test_10_momentum_1_at_lr_1e3_neither_diverges_nor_settles(runs_at_lr_1e3):
     frictionless, damped = runs_at_lr_1e3[1.0], runs_at_lr_1e3[0.9]
     assert len(frictionless) == 1000 and np.all(np.isfinite(frictionless))
     last = frictionless[-200:]
-    assert last.max() / last.min() > 1.3
-    assert last.max() / last.min() == pytest.approx(1.75, abs=0.05)
+    # How much it swings depends on the CPU's rounding (no friction: nothing is forgotten,
+    # measured 1.59 to 1.80 across engines on one machine); that it swings does not.
+    assert 1.3 < last.max() / last.min() < 3
     assert damped[-200:].max() / damped[-200:].min() < 1.02
     # the reason it stays bounded: on a*w^2/2, momentum 1 orbits while lr * a < 4
     for lr_times_a, bounded in ((3.9, True), (4.1, False)):

@@ -3,7 +3,7 @@
 #   make test      - install the test extra, lint, run the whole suite
 #   make check-maths - only the maths tests (gradients, torch parity, engine equality)
 # Then: make lab (the experiments, into runs/), make figures (re-make the README's images in
-# plots/), make bench and make bench-kernels (speed tables).
+# plots/), make bench, make bench-kernels and make bench-compare (speed tables).
 # compare, lab and test write only to git-ignored places (runs/, .venv/, caches): git status
 # stays clean. Only `make figures` (and the bench targets) change tracked files in plots/.
 PYTHON ?= python3
@@ -16,8 +16,8 @@ RUFF_RULES := --extend-select I,UP,B,NPY --extend-ignore C408 --line-length 100
 
 RUNS   := runs
 
-.PHONY: compare lab figures test check-maths lint format bench bench-kernels clean install \
-	install-test
+.PHONY: compare lab figures test check-maths lint format bench bench-kernels bench-compare clean \
+	install install-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,10 @@ bench: $(VENV)/.installed-test
 
 bench-kernels: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_kernels.py $(ARGS)
+
+# How long make compare takes, warm and with an empty Numba cache, painter on and off.
+bench-compare: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_compare.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -10,6 +10,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from ..reference.mlp import MLP
 from ..reference.sgd import SGD
 from ..run.history import History
 from ..run.train import train
+from ..store.datasets import Dataset
+from . import verdict
+from .painter import FigureJob, Painter, paint
 
 FULL_LOSS = "full_loss"  # metric name: the loss over every training sample
 VALIDATION_LOSS = "validation_loss"  # metric name: the loss over the held-out samples
@@ -231,3 +235,80 @@ def summary_table(results: list[RegimeResult]) -> str:
             f"{int(history.samples_seen[-1]) if history.steps else 0:>12} {history.epochs:>8.2f}"
         )
     return "\n".join(lines)
+
+
+# --- The race's figures ----------------------------------------------------------------------
+# Planned here, drawn by ``race_plots.py``: the plan names each drawing function, so the
+# training process never loads matplotlib (``painter.py`` draws them in its workers).
+
+PLOTS = "scratch_gd.lab.race_plots"
+
+
+def slug(name: str) -> str:
+    """'Minibatch (128)' -> 'minibatch128': a file-name-safe form of a regime name."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def fits_input(dataset: Dataset) -> np.ndarray:
+    """The training inputs in increasing order: where a fits figure draws each network."""
+    return np.sort(dataset.x_train, axis=0)
+
+
+def predictions_input(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(x, y, held out): the validation data when some was held out, else the training data."""
+    held_out = dataset.x_val is not None and dataset.y_val is not None
+    if held_out:
+        return dataset.x_val, dataset.y_val, True
+    return dataset.x_train, dataset.y_train, False
+
+
+def compare_figures(results: list[RegimeResult], dataset: Dataset) -> list[FigureJob]:
+    """Every figure of a comparison, by file name.
+
+    The lesson-style figures (batch loss per step on the lesson's fixed 0..15 axis) are
+    drawn for the lesson's data only; a curve over the input needs one input column, so
+    wider data gets a predicted-against-true figure instead. What the networks predict
+    is computed here, where the networks are.
+    """
+    floor = verdict.dataset_noise_floor(dataset)
+    jobs = []
+    for file, function in [
+        ("compare_steps.png", "overlay_figure"),
+        ("compare_samples.png", "samples_figure"),
+        ("compare_time.png", "time_figure"),
+    ]:
+        jobs.append(FigureJob(file, f"{PLOTS}:{function}", (results,), {"floor": floor}))
+    if dataset.n_features == 1:
+        grid, file, function = fits_input(dataset), "compare_fits.png", "fits_figure"
+    else:
+        grid, _, _ = predictions_input(dataset)
+        file, function = "compare_predictions.png", "predictions_figure"
+    predictions = [predict(result.model, grid) for result in results]
+    jobs.append(FigureJob(file, f"{PLOTS}:{function}", (results, dataset, predictions)))
+    # The comparisons first: they take longest, and the lesson figures of the regimes
+    # trained first may already be drawn (``compare`` starts them as each regime ends).
+    return jobs + lesson_figures(results, dataset)
+
+
+def lesson_figures(results: list[RegimeResult], dataset: Dataset) -> list[FigureJob]:
+    """The lesson-style figure of each regime, for the lesson's data (none for others)."""
+    if dataset.name != "lesson":
+        return []
+    jobs, used = [], set()
+    floor = verdict.dataset_noise_floor(dataset)
+    for index, result in enumerate(results):
+        name = slug(result.name)
+        name = f"{name}_{index + 1}" if name in used else name  # two regimes, same batch
+        used.add(name)
+        jobs.append(
+            FigureJob(f"lesson_{name}.png", f"{PLOTS}:lesson_figure", (result,), {"floor": floor})
+        )
+    return jobs
+
+
+def write_compare_figures(
+    results: list[RegimeResult], dataset: Dataset, out: Path, painter: Painter | None = None
+) -> list[Path]:
+    """Draw every figure of a comparison into ``out`` (in ``painter``'s workers, if given);
+    returns the paths written."""
+    return paint(compare_figures(results, dataset), out, painter)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -10,11 +11,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no window, works on a machine without a screen
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from ..store.datasets import Dataset
 from ..store.files import atomic_write
 from . import verdict
-from .race import VALIDATION_LOSS, RegimeResult, number_text
+from .race import VALIDATION_LOSS, RegimeResult, fits_input, number_text, predictions_input
 
 # Real data is standardised before training, so the losses in legends are in those units.
 STANDARDISED_LOSSES = "losses: MSE of the standardised target"
@@ -23,14 +26,101 @@ LESSON_YLIM = 15.0  # the lesson's figures show losses from 0 to 15
 DPI = 100
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
-    """Render to memory, then write atomically: a killed run leaves no half-written PNG."""
+def png_bytes(fig: plt.Figure) -> bytes:
+    """The figure as PNG bytes, in memory; the figure is closed."""
     buffer = io.BytesIO()
-    # A constrained layout already fits everything in; "tight" would draw the figure twice.
+    # A figure with a layout (constrained, or the fixed margins of ``place``) is already
+    # fitted; "tight" would draw it twice to measure it.
     tight = "tight" if fig.get_layout_engine() is None else None
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches=tight)
     plt.close(fig)
-    return atomic_write(path, lambda file: file.write(buffer.getvalue()))
+    return buffer.getvalue()
+
+
+def save(fig: plt.Figure, path: Path) -> Path:
+    """Render to memory, then write atomically: a killed run leaves no half-written PNG."""
+    data = png_bytes(fig)
+    return atomic_write(path, lambda file: file.write(data))
+
+
+# --- Fixed layouts ---------------------------------------------------------------------------
+# A constrained layout measures every label by drawing the figure once before drawing it
+# for real: for compare's figures that was half their time. Their margins are fixed here
+# instead, and their log axes are labelled in plain text rather than mathtext.
+
+
+def place(
+    fig: plt.Figure,
+    *,
+    left: float = 0.75,
+    right: float = 0.2,
+    top: float = 0.45,
+    bottom: float = 0.6,
+    wspace: float | None = None,
+) -> None:
+    """Fixed margins around the axes, in inches: the same look at any figure size."""
+    fig.set_layout_engine(PlaceHolderLayoutEngine(adjust_compatible=True, colorbar_gridspec=True))
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        wspace=wspace,
+    )
+
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def log_label(value: float, position: int | None = None) -> str:
+    """A log axis's label in plain text: 0.01, 0.1, 1, 10, 100, then 10³, 10⁴ and 10⁻³..."""
+    if value <= 0:
+        return ""
+    exponent = round(math.log10(value))
+    if -2 <= exponent <= 2 or not math.isclose(value, 10.0**exponent):
+        return f"{value:g}"
+    return "10" + str(exponent).translate(SUPERSCRIPT)
+
+
+class MinorLogLabels(ticker.Formatter):
+    """Labels the minor ticks (2 and 5 of each decade) only on a log axis too short to
+    show two powers of ten."""
+
+    def __call__(self, value: float, position: int | None = None) -> str:
+        low, high = sorted(self.axis.get_view_interval())
+        if low <= 0 or value <= 0 or math.log10(high / low) >= 1.2:
+            return ""
+        return f"{value:g}"
+
+
+def set_title(ax: plt.Axes, text: str, **style: object) -> None:
+    """``ax.set_title`` at a fixed height: an automatic one is placed by measuring every
+    tick label of the axes, a third of a figure's time (no axis here has top labels)."""
+    ax.set_title(text, y=1.0, **style)
+
+
+def log_scale(axis: matplotlib.axis.Axis) -> None:
+    """Put ``axis`` (``ax.xaxis`` or ``ax.yaxis``) on a log scale with plain-text labels."""
+    if axis is axis.axes.xaxis:
+        axis.axes.set_xscale("log")
+    else:
+        axis.axes.set_yscale("log")
+    axis.set_major_formatter(ticker.FuncFormatter(log_label))
+    axis.set_minor_locator(ticker.LogLocator(subs=(2.0, 5.0)))  # 2 and 5: enough to read by
+    axis.set_minor_formatter(MinorLogLabels())
+
+
+def warm_up() -> None:
+    """Render a small figure with text and a log axis once, so matplotlib has read its
+    fonts before the first real figure (the painter's workers do this while waiting)."""
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([1, 10], [1, 100], label="warm-up")
+    log_scale(ax.yaxis)
+    set_title(ax, "warm-up")
+    ax.legend()
+    place(fig)
+    png_bytes(fig)
 
 
 def moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -55,10 +145,10 @@ def clipped_note(losses: np.ndarray, limit: float = LESSON_YLIM) -> str | None:
     )
 
 
-def lesson_figure(result: RegimeResult, path: Path, *, floor: float | None = None) -> Path:
+def lesson_figure(result: RegimeResult, *, floor: float | None = None) -> plt.Figure:
     """The lesson's plot, faithfully: batch loss per step, y from 0 to 15 (what it cuts
     off is said on the figure), with the noise floor of the lesson's data."""
-    fig, ax = plt.subplots(figsize=(6, 4.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(6, 4.4))
     history = result.history
     ax.plot(np.arange(1, history.steps + 1), history.loss, color=COLORS[0], linewidth=0.8)
     ax.set_ylim(0, LESSON_YLIM)
@@ -68,14 +158,16 @@ def lesson_figure(result: RegimeResult, path: Path, *, floor: float | None = Non
     title = f"{label(result)}, lr {result.config.lr:g}"
     if note:
         title += f"\nthe lesson's 0..15 axis: {note}"
-    ax.set_title(title, fontsize=9)
+    set_title(ax, title, fontsize=9)
     ax.grid(alpha=0.3)
     verdict.draw_floor(ax, floor)
     if history.diverged_at is not None:
         ax.axvline(history.diverged_at + 1, color="black", linestyle=":", label="diverged")
-    if floor is not None or history.diverged_at is not None:
-        fig.legend(loc="outside lower center", fontsize=8)
-    return save(fig, path)
+    entries = (floor is not None) + (history.diverged_at is not None)
+    if entries:
+        fig.legend(loc="lower center", fontsize=8)
+    place(fig, left=0.6, top=0.5 if note else 0.35, bottom=0.55 + 0.2 * entries)
+    return fig
 
 
 def steps_title(results: list[RegimeResult]) -> str:
@@ -108,7 +200,7 @@ def _evaluation_xs(result: RegimeResult, axis: str) -> tuple[np.ndarray, np.ndar
 
 def _loss_curves(
     ax: plt.Axes, results: list[RegimeResult], axis: str, floor: float | None = None
-) -> None:
+) -> bool:
     """The moving average of each regime's batch loss; the raw per-step values of batch 1
     span decades and would hide everything else (the lesson-style figures show them).
     With held-out data, each regime's validation loss is the dashed line of its colour."""
@@ -152,7 +244,7 @@ def _loss_curves(
                 label=f"{result.name}: validation loss (held-out data)",
             )
     verdict.draw_floor(ax, floor)
-    ax.set_yscale("log")
+    log_scale(ax.yaxis)
     ax.grid(alpha=0.3, which="both")
     if validated:
         ax.set_ylabel("Loss (MSE, log scale): batch loss averaged, validation dashed")
@@ -161,16 +253,17 @@ def _loss_curves(
     else:
         ax.set_ylabel("Batch loss (MSE, moving average, log scale)")
         ax.legend(fontsize=8, loc="lower left")  # the curves start high and fall
+    return validated
 
 
-def overlay_figure(results: list[RegimeResult], path: Path, *, floor: float | None = None) -> Path:
+def overlay_figure(results: list[RegimeResult], *, floor: float | None = None) -> plt.Figure:
     """All regimes against steps, what the lesson compares, raw: no averaging.
 
     Left, the lesson's own view: every batch loss on a linear axis cut at 15 (what is cut
     off is said). Right, the same losses on a log axis, where batch 1's spikes (a single
     sample can be lucky or unlucky by orders of magnitude) show in full.
     """
-    fig, (lesson_ax, log_ax) = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
+    fig, (lesson_ax, log_ax) = plt.subplots(1, 2, figsize=(11, 5))
     notes = []
     for color, result in zip(COLORS, results, strict=False):
         history = result.history
@@ -196,52 +289,65 @@ def overlay_figure(results: list[RegimeResult], path: Path, *, floor: float | No
         ax.grid(alpha=0.3, which="both")
     lesson_ax.set_ylim(0, LESSON_YLIM)
     lesson_ax.set_ylabel("Batch loss (MSE of the step's own batch)")
-    lesson_ax.set_title("The lesson's view: linear axis cut at 15", fontsize=10)
+    set_title(lesson_ax, "The lesson's view: linear axis cut at 15", fontsize=10)
     if notes:
         lesson_ax.text(0.98, 0.97, "\n".join(notes), transform=lesson_ax.transAxes,
                        ha="right", va="top", fontsize=7.5,
                        bbox=dict(facecolor="white", edgecolor="0.7", alpha=0.9))  # fmt: skip
-    log_ax.set_yscale("log")
+    log_scale(log_ax.yaxis)
     log_ax.set_ylabel("Batch loss (log scale)")
-    log_ax.set_title("Every batch loss, log scale: batch 1's spikes in full", fontsize=10)
-    fig.legend(loc="outside lower center", ncol=2, fontsize=8, markerscale=4)
-    fig.suptitle(steps_title(results), fontsize=10)
-    return save(fig, path)
+    set_title(log_ax, "Every batch loss, log scale: batch 1's spikes in full", fontsize=10)
+    legend = fig.legend(loc="lower center", ncol=2, fontsize=8, markerscale=4)
+    title = steps_title(results)
+    fig.suptitle(title, fontsize=10)
+    rows = math.ceil(len(legend.get_texts()) / 2)
+    place(fig, left=0.7, top=0.35 + 0.17 * title.count("\n") + 0.2, bottom=0.55 + 0.19 * rows,
+          wspace=0.22)  # fmt: skip
+    return fig
 
 
-def samples_figure(results: list[RegimeResult], path: Path, *, floor: float | None = None) -> Path:
+def samples_figure(results: list[RegimeResult], *, floor: float | None = None) -> plt.Figure:
     """All regimes against samples seen: the cost in data, on a log axis."""
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
-    _loss_curves(ax, results, "samples", floor)
-    ax.set_xscale("log")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    validated = _loss_curves(ax, results, "samples", floor)
+    log_scale(ax.xaxis)
     ax.set_xlabel("Samples seen (count, log scale)")
-    ax.set_title("Batch loss against data used (samples seen)")
-    return save(fig, path)
+    set_title(ax, "Batch loss against data used (samples seen)")
+    _place_loss_figure(fig, validated, len(results))
+    return fig
 
 
-def time_figure(results: list[RegimeResult], path: Path, *, floor: float | None = None) -> Path:
+def time_figure(results: list[RegimeResult], *, floor: float | None = None) -> plt.Figure:
     """All regimes against wall-clock time: the cost that a user actually waits for."""
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
-    _loss_curves(ax, results, "seconds", floor)
-    ax.set_xscale("log")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    validated = _loss_curves(ax, results, "seconds", floor)
+    log_scale(ax.xaxis)
     ax.set_xlabel("Wall-clock time (seconds, log scale; varies from run to run)")
-    ax.set_title("Batch loss against training time")
-    return save(fig, path)
+    set_title(ax, "Batch loss against training time")
+    _place_loss_figure(fig, validated, len(results))
+    return fig
 
 
-def fits_figure(results: list[RegimeResult], dataset: Dataset, path: Path) -> Path:
+def _place_loss_figure(fig: plt.Figure, validated: bool, regimes: int) -> None:
+    # With validation the legend sits below the axes, two entries a row.
+    legend_rows = math.ceil((2 * regimes + 1) / 2) if validated else 0
+    place(fig, left=0.7, bottom=0.6 + 0.19 * legend_rows)
+
+
+def fits_figure(
+    results: list[RegimeResult], dataset: Dataset, predictions: list[np.ndarray]
+) -> plt.Figure:
     """Each trained network's curve over the data (one input only), in the data's own units.
 
-    For the lesson's data the true parabola is drawn too.
+    ``predictions`` are each network's outputs on the training inputs sorted (``fits_input``),
+    computed where the networks are. For the lesson's data the true parabola is drawn too.
     """
     if dataset.n_features != 1:
         raise ValueError(f"a fits figure needs one input column, got {dataset.n_features}")
     x_scale, x_shift = float(dataset.x_std[0]), float(dataset.x_mean[0])
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 5))
     x, y = dataset.x_train, dataset.y_train
-    order = np.argsort(x[:, 0])
-    grid = x[order]
-    grid_units = grid[:, 0] * x_scale + x_shift
+    grid_units = fits_input(dataset)[:, 0] * x_scale + x_shift
     ax.scatter(
         x[:, 0] * x_scale + x_shift,
         dataset.original_target(y[:, 0]),
@@ -262,10 +368,10 @@ def fits_figure(results: list[RegimeResult], dataset: Dataset, path: Path) -> Pa
         floor = verdict.dataset_noise_floor(dataset)
         ax.plot(grid_units, 0.3 * grid_units**2, "k--", linewidth=1.2,
                 label=f"true curve 0.3 x² (full-data loss {floor:.3f}: the noise floor)")  # fmt: skip
-    for color, result in zip(COLORS, results, strict=False):
+    for color, result, predicted in zip(COLORS, results, predictions, strict=False):
         ax.plot(
             grid_units,
-            dataset.original_target(result.model(grid)[:, 0]),
+            dataset.original_target(predicted[:, 0]),
             color=color,
             linewidth=2,
             label=f"{label(result)} ({_losses(result)})",
@@ -274,12 +380,15 @@ def fits_figure(results: list[RegimeResult], dataset: Dataset, path: Path) -> Pa
     ax.set_ylabel(f"{dataset.target_name} (target and prediction)")
     ax.grid(alpha=0.3)
     if dataset.name == "lesson":
-        ax.set_title("What each regime learned")
+        set_title(ax, "What each regime learned")
         ax.legend(fontsize=8)
+        place(fig, left=0.7)
     else:
-        ax.set_title(f"What each regime learned\n({STANDARDISED_LOSSES})", fontsize=10)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12))  # off the data
-    return save(fig, path)
+        set_title(ax, f"What each regime learned\n({STANDARDISED_LOSSES})", fontsize=10)
+        # Off the data, below the axes.
+        legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+        place(fig, left=0.7, top=0.55, bottom=0.7 + 0.16 * len(legend.get_texts()))
+    return fig
 
 
 def _losses(result: RegimeResult) -> str:
@@ -289,21 +398,22 @@ def _losses(result: RegimeResult) -> str:
     return text
 
 
-def predictions_figure(results: list[RegimeResult], dataset: Dataset, path: Path) -> Path:
+def predictions_figure(
+    results: list[RegimeResult], dataset: Dataset, predictions: list[np.ndarray]
+) -> plt.Figure:
     """Predicted against true target, in the target's own units: for inputs of any width.
 
     Drawn on the validation data when some was held out (what the model never trained
-    on), else on the training data. A perfect model puts every point on the diagonal.
+    on), else on the training data (``predictions_input``; ``predictions`` are each
+    network's outputs there). A perfect model puts every point on the diagonal.
     """
-    held_out = dataset.x_val is not None and dataset.y_val is not None
-    x, y = (dataset.x_val, dataset.y_val) if held_out else (dataset.x_train, dataset.y_train)
+    _, y, held_out = predictions_input(dataset)
     true = dataset.original_target(y[:, 0])
-    fig, ax = plt.subplots(figsize=(6.5, 6), layout="constrained")
-    for color, result in zip(COLORS, results, strict=False):
-        predicted = dataset.original_target(result.model(x)[:, 0])
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    for color, result, predicted in zip(COLORS, results, predictions, strict=False):
         ax.scatter(
             true,
-            predicted,
+            dataset.original_target(predicted[:, 0]),
             s=10,
             alpha=0.6,
             color=color,
@@ -316,37 +426,8 @@ def predictions_figure(results: list[RegimeResult], dataset: Dataset, path: Path
     ax.set_xlabel(f"True {dataset.target_name} (original units)")
     ax.set_ylabel(f"Predicted {dataset.target_name} (original units)")
     data = f"{dataset.name}: {dataset.n_features} features -> {dataset.target_name}"
-    ax.set_title(f"Predicted against true, {part}\n({data}; {STANDARDISED_LOSSES})", fontsize=9)
+    set_title(ax, f"Predicted against true, {part}\n({data}; {STANDARDISED_LOSSES})", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1))  # off the points
-    return save(fig, path)
-
-
-def slug(name: str) -> str:
-    """'Minibatch (128)' -> 'minibatch128': a file-name-safe form of a regime name."""
-    return "".join(ch for ch in name.lower() if ch.isalnum())
-
-
-def write_compare_figures(results: list[RegimeResult], dataset: Dataset, out: Path) -> list[Path]:
-    """Every figure of a comparison, into ``out``; returns the paths written.
-
-    The lesson-style figures (batch loss per step on the lesson's fixed 0..15 axis) are
-    drawn for the lesson's data only; a curve over the input needs one input column, so
-    wider data gets a predicted-against-true figure instead.
-    """
-    paths, used = [], set()
-    floor = verdict.dataset_noise_floor(dataset)
-    if dataset.name == "lesson":
-        for index, result in enumerate(results):
-            name = slug(result.name)
-            name = f"{name}_{index + 1}" if name in used else name  # two regimes, same batch
-            used.add(name)
-            paths.append(lesson_figure(result, out / f"lesson_{name}.png", floor=floor))
-    paths.append(overlay_figure(results, out / "compare_steps.png", floor=floor))
-    paths.append(samples_figure(results, out / "compare_samples.png", floor=floor))
-    paths.append(time_figure(results, out / "compare_time.png", floor=floor))
-    if dataset.n_features == 1:
-        paths.append(fits_figure(results, dataset, out / "compare_fits.png"))
-    else:
-        paths.append(predictions_figure(results, dataset, out / "compare_predictions.png"))
-    return paths
+    legend = ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1))  # off the points
+    place(fig, left=0.75, top=0.55, bottom=0.65 + 0.15 * len(legend.get_texts()))
+    return fig

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_kernels.py"
+from . import load_benchmark
 
 
 def test_quick_benchmark_writes_table_and_plot(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default folder is relative: it lands here
-    spec = importlib.util.spec_from_file_location("bench_kernels", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_kernels")
     bench.main(["--quick"])
 
     out = tmp_path / "runs" / "bench"  # ignored by git, so a run never dirties the checkout

@@ -28,12 +28,11 @@ def unrendered(monkeypatch):
     """Figures are built but not rendered (the slow part), for tests about numbers only;
     the end-to-end test renders and checks every one."""
 
-    def save(fig, path):
+    def png_bytes(fig):
         plots.plt.close(fig)
-        path.write_bytes(b"not rendered")
-        return path
+        return b"not rendered"
 
-    monkeypatch.setattr(plots, "save", save)
+    monkeypatch.setattr(plots, "png_bytes", png_bytes)
 
 
 def test_compare_runs_end_to_end_and_writes_every_figure(tmp_path):

@@ -23,7 +23,7 @@ from scratch_gd.cli import exit_codes, finish
 from scratch_gd.cli.arguments import SEED_RANGE, seed
 from scratch_gd.cli.commands import COMMANDS
 from scratch_gd.cli.main import build_parser, main
-from scratch_gd.lab import race_plots
+from scratch_gd.lab import race
 from scratch_gd.store import files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,10 +40,10 @@ def no_rendering(monkeypatch):
     """The figures are one fake PNG, written the real way (atomically): fast, and a disk
     fault still hits it."""
 
-    def figures(results, dataset, out):
+    def figures(results, dataset, out, painter=None):
         return [files.atomic_write(out / "compare_steps.png", lambda f: f.write(b"png"))]
 
-    monkeypatch.setattr(race_plots, "write_compare_figures", figures)
+    monkeypatch.setattr(race, "write_compare_figures", figures)
 
 
 # --- I/O failures: exit 4, one line naming the path and the cause, records kept, no temp ------
@@ -149,17 +149,17 @@ def test_a_stop_signal_during_training_writes_what_was_computed_and_exits_128_pl
 
 SIGNAL_MID_WRITE = """
 import os, signal, sys
-from scratch_gd.lab import race_plots
+from scratch_gd.lab import race
 from scratch_gd.store import files
 
-def figures(results, dataset, out):
+def figures(results, dataset, out, painter=None):
     def write(file):
         file.write(b"half a png")
         os.kill(os.getpid(), signal.SIG{name})  # lands in the middle of the file
         file.write(b"the other half")
     return [files.atomic_write(out / "compare_steps.png", write)]
 
-race_plots.write_compare_figures = figures
+race.write_compare_figures = figures
 from scratch_gd.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -401,9 +401,9 @@ def test_training_stops_when_a_parameter_overflows_though_the_loss_was_finite(en
 
 
 def test_the_same_compare_command_twice_gives_identical_histories(tmp_path, capsys, monkeypatch):
-    from scratch_gd.lab import race_plots as plots
+    from scratch_gd.lab import race
 
-    monkeypatch.setattr(plots, "write_compare_figures", lambda *args, **kwargs: [])  # speed
+    monkeypatch.setattr(race, "write_compare_figures", lambda *args, **kwargs: [])  # speed
     histories = []
     for run in ("first", "second"):
         argv = ["compare", "--steps", "60", "--n", "200", "--batch-sizes", "all,1,16",

@@ -176,7 +176,7 @@ def test_every_compare_figure_is_drawn_with_the_noise_floor(tmp_path, monkeypatc
     results = [regime("Batch", 1000, 2.1, [13.0, 2.2]), regime("Stochastic", 1, 2.0, [13, 20])]
     for result in results:
         result.model = sg.MLP([1, 4, 1], seed=0)
-    race_plots.write_compare_figures(results, dataset, tmp_path)
+    race.write_compare_figures(results, dataset, tmp_path)  # in this process: no painter
     floor = verdict.noise_floor(dataset.x_train, dataset.y_train)
     # 2 lesson figures, 2 panels of compare_steps, compare_samples, compare_time
     assert len(drawn) == 6 and all(value == pytest.approx(floor) for value in drawn)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...lab import fair
+from ...lab import fair, race
+from ...lab.painter import Painter
 from ...lab.race import (
     RegimeConfig,
     RegimeResult,
@@ -302,7 +303,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         dtype=args.dtype,
     )
     out = prepare_output(args.out, parser)
-    return run_lesson_race(args, dataset, configs, sizes, options, out, started)
+    # The figures' workers start now and load matplotlib on the other core while this
+    # process trains; this process never loads it (lab/painter.py).
+    with Painter() as painter:
+        return run_lesson_race(args, dataset, configs, sizes, options, out, started, painter)
 
 
 # --- The lesson's race ---------------------------------------------------------------------
@@ -316,11 +320,9 @@ def run_lesson_race(
     options: dict,
     out: Path,
     started: float,
+    painter: Painter,
 ) -> int:
     from ...lab import race_animation  # --- compare --animate ---
-    from ...lab.race_plots import (
-        write_compare_figures,  # matplotlib only loads when figures are made
-    )
 
     dtype = np.dtype(args.dtype)
     # Validation loss is measured along the way only when there is held-out data.
@@ -356,6 +358,7 @@ def run_lesson_race(
             watch=film.take() if film else None,  # --- compare --animate ---
         )
         results.append(result)
+        painter.start(race.lesson_figures(results, dataset)[-1:])  # drawn while the next trains
         if result.history.interrupted:
             print(
                 f"{result.name}: interrupted at step {result.history.steps}; "
@@ -414,7 +417,7 @@ def run_lesson_race(
         histories={result.name: result.history for result in results},
         results=outcome,
         figures=lambda: (
-            write_compare_figures(results, dataset, out)
+            race.write_compare_figures(results, dataset, out, painter)
             + ([film.write(results, out / "compare_fits.gif")] if film else [])
         ),  # --animate
         code=code,

@@ -271,22 +271,24 @@ def compare_figures(results: list[RegimeResult], dataset: Dataset) -> list[Figur
     is computed here, where the networks are.
     """
     floor = verdict.dataset_noise_floor(dataset)
-    jobs = []
+    if dataset.n_features == 1:
+        grid, fits = fits_input(dataset), ("compare_fits.png", "fits_figure")
+    else:
+        grid, fits = (
+            predictions_input(dataset)[0],
+            ("compare_predictions.png", "predictions_figure"),
+        )
+    predictions = [predict(result.model, grid) for result in results]
+    # The comparisons first, longest first, so that two workers end together; the lesson
+    # figures of the regimes trained first may already be drawn (``compare`` starts them
+    # as each regime ends).
+    jobs = [FigureJob("compare_steps.png", f"{PLOTS}:overlay_figure", (results,), {"floor": floor})]
+    jobs.append(FigureJob(fits[0], f"{PLOTS}:{fits[1]}", (results, dataset, predictions)))
     for file, function in [
-        ("compare_steps.png", "overlay_figure"),
         ("compare_samples.png", "samples_figure"),
         ("compare_time.png", "time_figure"),
     ]:
         jobs.append(FigureJob(file, f"{PLOTS}:{function}", (results,), {"floor": floor}))
-    if dataset.n_features == 1:
-        grid, file, function = fits_input(dataset), "compare_fits.png", "fits_figure"
-    else:
-        grid, _, _ = predictions_input(dataset)
-        file, function = "compare_predictions.png", "predictions_figure"
-    predictions = [predict(result.model, grid) for result in results]
-    jobs.append(FigureJob(file, f"{PLOTS}:{function}", (results, dataset, predictions)))
-    # The comparisons first: they take longest, and the lesson figures of the regimes
-    # trained first may already be drawn (``compare`` starts them as each regime ends).
     return jobs + lesson_figures(results, dataset)
 
 

@@ -1,15 +1,14 @@
 """Figures drawn in other processes while training runs, and written here, whole.
 
-``make compare`` trains for about 1.5 s and then draws seven figures; drawn one after
-another in the training process they took longer than the training itself. A ``Painter``
-forks worker processes before training starts. They load matplotlib on the other core
-while this one trains, then each renders figures to PNG bytes. This process writes every
-file itself, in order and atomically, after the run's records, so the promises of
-``cli/finish.py`` hold exactly as when it drew them itself.
+A ``Painter`` forks worker processes before training starts. They load matplotlib on the
+other core while this one trains, then render figures to PNG bytes, each as soon as its
+data exists. This process writes every file itself, in order and atomically, after the
+run's records, so the promises of ``cli/finish.py`` hold as if it drew them itself.
 
 A figure is a ``FigureJob``: the file it goes to, and its drawing function *by name*, so
-the process that plans the figures never has to load matplotlib. Without workers (not
-Linux, a pool that could not start or broke) every job is rendered here instead: the same
+the process that plans the figures never has to load matplotlib. A job a worker cannot
+deliver (it failed, died or went silent) is rendered here; so is every job when there are
+no workers (not Linux, ``SCRATCH_GD_FIGURE_WORKERS=0``, no process to be had): the same
 function, the same bytes.
 """
 
@@ -31,6 +30,7 @@ import numpy as np
 from ..store.files import atomic_write
 
 WORKERS = 2  # this project's machines have two cores: one trains, both then draw
+STALL_SECONDS = 120.0  # not a word from any worker for this long: they are stuck
 WORKERS_VARIABLE = "SCRATCH_GD_FIGURE_WORKERS"  # 0 draws every figure in the training process
 
 
@@ -186,27 +186,24 @@ class Painter:
                 continue
             self._jobs.append(job)
             tickets.append(len(self._jobs) - 1)
-            if self._pipes:
-                self._queue.append(tickets[-1])
-            else:
-                self._rendered[tickets[-1]] = None
-        self._poll(timeout=0)
+            self._queue.append(tickets[-1])
+        if self._pipes:
+            self._poll(timeout=0)
         return tickets
 
     def result(self, ticket: int) -> bytes:
         """The PNG bytes of a started job, waiting for its worker (or rendering it here)."""
-        while ticket not in self._rendered:
-            if not self._pipes:  # no worker left: whatever is queued is drawn here
-                self._rendered.update({queued: None for queued in self._queue})
-                self._queue.clear()
-                break
-            self._poll(timeout=None)
-        data = self._rendered[ticket]
+        while ticket not in self._rendered and self._pipes:
+            if not self._poll(timeout=STALL_SECONDS):
+                self.close()  # stuck (a deadlock, a machine out of memory): draw here
+        data = self._rendered.get(ticket)
         return data if data is not None else self._jobs[ticket].render()
 
-    def _poll(self, timeout: float | None) -> None:
-        """Read what workers sent (waiting up to ``timeout``), then give idle ones work."""
-        for pipe in wait(self._pipes, timeout):
+    def _poll(self, timeout: float | None) -> bool:
+        """Read what workers sent (waiting up to ``timeout``), then give idle ones work;
+        whether anything was heard."""
+        heard = wait(self._pipes, timeout)
+        for pipe in heard:
             try:
                 kind, payload = pipe.recv()
             except (EOFError, OSError):  # the worker died; its job is drawn here
@@ -226,6 +223,7 @@ class Painter:
                 self._queue.insert(0, ticket)
                 continue
             self._busy[pipe] = ticket
+        return bool(heard)
 
     def _lose(self, pipe: Connection) -> None:
         if pipe in self._busy:

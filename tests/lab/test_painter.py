@@ -113,6 +113,31 @@ def test_a_worker_killed_mid_run_loses_no_figure(tmp_path):
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths)
 
 
+PARENT = os.getpid()
+
+
+def stuck_in_workers():
+    """A figure that never comes from a worker (it sleeps there), and at once from here."""
+    if os.getpid() != PARENT:
+        time.sleep(3600)
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=(1, 1))
+
+
+def test_a_silent_worker_is_given_up_and_its_figure_drawn_here(tmp_path, monkeypatch):
+    from scratch_gd.lab import painter as painter_module
+
+    monkeypatch.setattr(painter_module, "STALL_SECONDS", 2.0)
+    stuck = FigureJob("stuck.png", f"{__name__}:stuck_in_workers")
+    with Painter() as painter:
+        started = time.monotonic()
+        [path] = paint([stuck], tmp_path, painter)
+        assert time.monotonic() - started < 60
+        assert not painter.parallel  # given up: the rest is drawn here too
+    assert path.read_bytes().startswith(b"\x89PNG")
+
+
 def test_closing_ends_every_worker(tmp_path):
     painter = Painter()
     painter.start([])

@@ -247,7 +247,7 @@ def _loss_curves(
     log_scale(ax.yaxis)
     ax.grid(alpha=0.3, which="both")
     if validated:
-        ax.set_ylabel("Loss (MSE, log scale): batch loss averaged, validation dashed")
+        ax.set_ylabel("Loss (MSE, log scale)\nbatch loss averaged, validation dashed")
         # Twice the entries: below the axes, where they cover no curve.
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     else:
@@ -329,9 +329,12 @@ def time_figure(results: list[RegimeResult], *, floor: float | None = None) -> p
 
 
 def _place_loss_figure(fig: plt.Figure, validated: bool, regimes: int) -> None:
-    # With validation the legend sits below the axes, two entries a row.
-    legend_rows = math.ceil((2 * regimes + 1) / 2) if validated else 0
-    place(fig, left=0.7, bottom=0.6 + 0.19 * legend_rows)
+    if not validated:
+        place(fig, left=0.7)
+        return
+    # The legend sits below the axes, two entries a row: a wider, taller figure.
+    fig.set_size_inches(10, 6.5)
+    place(fig, left=0.95, bottom=0.75 + 0.19 * math.ceil((2 * regimes + 1) / 2))
 
 
 def fits_figure(

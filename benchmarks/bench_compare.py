@@ -1,6 +1,6 @@
 """How long ``make compare`` takes: warm, with an empty Numba cache, and where the time goes.
 
-    python benchmarks/bench_compare.py           # 5 warm runs and 2 cold ones per mode
+    python benchmarks/bench_compare.py           # 7 warm runs and 2 cold ones per mode
     python benchmarks/bench_compare.py --quick   # 1 of each, a short race (used by the tests)
 
 Times the command ``make compare`` runs, ``python -m scratch_gd compare``, from the shell's
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench")
     options = parser.parse_args(argv)
     args = ["--steps", "20", "--no-progress"] if options.quick else []
-    warm, cold = (1, 1) if options.quick else (5, 2)
+    warm, cold = (1, 1) if options.quick else (7, 2)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     times = measure(warm, cold, args)
     what = "python -m scratch_gd compare " + " ".join(args)

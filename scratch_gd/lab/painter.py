@@ -79,13 +79,16 @@ class FigureJob:
 
 
 def _first_worker(pipes: list[Connection]) -> None:
-    _prepare_worker()
-    for pipe in pipes[1:]:
-        if os.fork() == 0:  # a copy, with matplotlib already loaded
-            _die_with_parent()
-            _keep_only(pipe, pipes)
-            _serve(pipe)
-            os._exit(0)
+    try:
+        _prepare_worker()
+        for pipe in pipes[1:]:
+            if os.fork() == 0:  # a copy, with matplotlib already loaded
+                _die_with_parent()
+                _keep_only(pipe, pipes)
+                _serve(pipe)
+                os._exit(0)
+    except Exception:  # noqa: BLE001 (say nothing: the parent sees the pipes close, draws itself)
+        os._exit(1)
     _keep_only(pipes[0], pipes)
     _serve(pipes[0])
 

@@ -113,6 +113,22 @@ def test_a_worker_killed_mid_run_loses_no_figure(tmp_path):
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths)
 
 
+def test_workers_that_cannot_start_leave_the_figures_to_this_process(tmp_path, monkeypatch, capfd):
+    from scratch_gd.lab import race_plots
+
+    def broken():
+        raise ImportError("matplotlib is broken in the worker")
+
+    monkeypatch.setattr(race_plots, "warm_up", broken)  # the workers inherit it
+    results, dataset = tiny_results()
+    jobs = race.compare_figures(results, dataset)[:2]
+    with Painter() as painter:
+        paths = paint(jobs, tmp_path, painter)
+        assert not painter.parallel
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths)
+    assert "Traceback" not in capfd.readouterr().err  # the workers said nothing
+
+
 PARENT = os.getpid()
 
 

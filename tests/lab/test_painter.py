@@ -54,6 +54,15 @@ def wait_until_dead(pids: list[int], seconds: float = 20.0) -> bool:
     return True
 
 
+def ready_workers(painter: Painter, seconds: float = 120.0) -> list[int]:
+    """The workers' process ids, once both said they are ready (generous for a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while len(painter._pids) < 2 and time.monotonic() < deadline:
+        painter._poll(timeout=0.1)
+    assert len(painter._pids) == 2, "the workers never said they were ready"
+    return list(painter._pids)
+
+
 def test_workers_render_the_same_bytes_as_this_process(tmp_path):
     results, dataset = tiny_results()
     jobs = race.compare_figures(results, dataset)
@@ -103,11 +112,7 @@ def test_a_worker_killed_mid_run_loses_no_figure(tmp_path):
     results, dataset = tiny_results()
     jobs = race.compare_figures(results, dataset)
     with Painter() as painter:
-        painter.start([])  # reads the workers' "ready"
-        deadline = time.monotonic() + 30
-        while len(painter._pids) < 2 and time.monotonic() < deadline:
-            painter._poll(timeout=0.1)
-        os.kill(painter._pids[0], signal.SIGKILL)
+        os.kill(ready_workers(painter)[0], signal.SIGKILL)
         paths = paint(jobs, tmp_path, painter)
     assert [path.name for path in paths] == [job.file for job in jobs]
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths)
@@ -156,12 +161,7 @@ def test_a_silent_worker_is_given_up_and_its_figure_drawn_here(tmp_path, monkeyp
 
 def test_closing_ends_every_worker(tmp_path):
     painter = Painter()
-    painter.start([])
-    deadline = time.monotonic() + 30
-    while len(painter._pids) < 2 and time.monotonic() < deadline:
-        painter._poll(timeout=0.1)
-    pids = list(painter._pids)
-    assert len(pids) == 2
+    pids = ready_workers(painter)
     painter.close()
     assert wait_until_dead(pids)
 

@@ -95,8 +95,8 @@ class MinorLogLabels(ticker.Formatter):
 
 
 def set_title(ax: plt.Axes, text: str, **style: object) -> None:
-    """``ax.set_title`` at a fixed height: an automatic one is placed by measuring every
-    tick label of the axes, a third of a figure's time (no axis here has top labels)."""
+    """``ax.set_title`` at a fixed height, just above the axes (none here has top labels)."""
+    # An automatic height is found by measuring every tick label: a third of a figure's time.
     ax.set_title(text, y=1.0, **style)
 
 

@@ -19,12 +19,10 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
-
+from ..lab.painter import quiet_drawing
 from ..run.history import History
 from ..store.files import atomic_write_text
 from ..store.record import record_figures, write_run_record
@@ -125,10 +123,7 @@ def finish(
             file=sys.stderr,
         )
     elif figures is not None:
-        # Numbers are checked and reported before this point (divergence, data warnings);
-        # NumPy's and matplotlib's own warnings while drawing them would only repeat that.
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with quiet_drawing():
             drawn = figures()
         with whole_files():
             record_figures(out / f"{command}.json", drawn)

@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..store.files import atomic_write
+from ..store.files import atomic_write_bytes
 
 WORKERS = 2  # this project's machines have two cores: one trains, both then draw
 STALL_SECONDS = 120.0  # not a word from any worker for this long: they are stuck
@@ -64,11 +65,17 @@ class FigureJob:
 
         module, name = self.function.split(":")
         draw = getattr(importlib.import_module(module), name)
-        # Numbers are checked and reported before figures are drawn (divergence, data
-        # warnings); NumPy's and matplotlib's own warnings would only repeat that.
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with quiet_drawing():
             return png_bytes(draw(*self.args, **self.kwargs))
+
+
+@contextlib.contextmanager
+def quiet_drawing() -> Iterator[None]:
+    """Silence NumPy's floating-point warnings while figures are drawn: the numbers were
+    checked and reported before (divergence, data warnings), so these would only repeat it."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 # --- The workers ----------------------------------------------------------------------------
@@ -146,7 +153,8 @@ class Painter:
         self._busy: dict[Connection, int] = {}  # pipe -> the job it renders
         self._pids: list[int] = []
         self._queue: list[int] = []  # jobs waiting for a worker
-        self._jobs: list[FigureJob] = []
+        self._jobs: list[FigureJob] = []  # every job started; a ticket is an index here
+        self._by_file: dict[str, int] = {}  # the latest ticket for each file
         self._rendered: dict[int, bytes | None] = {}  # None: render it here
         self._process = None
         if workers < 1 or not sys.platform.startswith("linux"):
@@ -181,15 +189,15 @@ class Painter:
         """
         tickets = []
         for job in jobs:
-            earlier = next(
-                (i for i, other in enumerate(self._jobs) if other.file == job.file), None
-            )
+            earlier = self._by_file.get(job.file)
             if earlier is not None and _same(self._jobs[earlier], job):
                 tickets.append(earlier)
                 continue
             self._jobs.append(job)
+            self._by_file[job.file] = len(self._jobs) - 1
             tickets.append(len(self._jobs) - 1)
-            self._queue.append(tickets[-1])
+            if self._pipes:  # with no workers, ``result`` renders it here
+                self._queue.append(tickets[-1])
         if self._pipes:
             self._poll(timeout=0)
         return tickets
@@ -260,7 +268,7 @@ def _same(first: FigureJob, second: FigureJob) -> bool:
     return (
         first.function == second.function
         and len(first.args) == len(second.args)
-        and all(a is b for a, b in zip(first.args, second.args, strict=True))
+        and all(a is b for a, b in zip(first.args, second.args))  # noqa: B905 (lengths equal)
         and first.kwargs == second.kwargs
     )
 
@@ -268,9 +276,9 @@ def _same(first: FigureJob, second: FigureJob) -> bool:
 def paint(jobs: list[FigureJob], out: Path, painter: Painter | None = None) -> list[Path]:
     """Render every job (by ``painter``'s workers when there are any, else here) and
     write each PNG into ``out`` atomically, in the order given; returns the paths."""
-    tickets = painter.start(jobs) if painter is not None else None
-    paths = []
-    for index, job in enumerate(jobs):
-        data = painter.result(tickets[index]) if painter is not None else job.render()
-        paths.append(atomic_write(out / job.file, lambda file, data=data: file.write(data)))
-    return paths
+    painter = painter if painter is not None else Painter(workers=0)
+    tickets = painter.start(jobs)
+    return [
+        atomic_write_bytes(out / job.file, painter.result(ticket))
+        for job, ticket in zip(jobs, tickets, strict=True)
+    ]

@@ -244,6 +244,11 @@ def summary_table(results: list[RegimeResult]) -> str:
 PLOTS = "scratch_gd.lab.race_plots"
 
 
+def plot(file: str, function: str, *args: object, **kwargs: object) -> FigureJob:
+    """The job of drawing ``file`` with ``race_plots.<function>(*args, **kwargs)``."""
+    return FigureJob(file, f"{PLOTS}:{function}", args, kwargs)
+
+
 def slug(name: str) -> str:
     """'Minibatch (128)' -> 'minibatch128': a file-name-safe form of a regime name."""
     return "".join(ch for ch in name.lower() if ch.isalnum())
@@ -272,24 +277,21 @@ def compare_figures(results: list[RegimeResult], dataset: Dataset) -> list[Figur
     """
     floor = verdict.dataset_noise_floor(dataset)
     if dataset.n_features == 1:
-        grid, fits = fits_input(dataset), ("compare_fits.png", "fits_figure")
+        file, function, grid = "compare_fits.png", "fits_figure", fits_input(dataset)
     else:
-        grid, fits = (
-            predictions_input(dataset)[0],
-            ("compare_predictions.png", "predictions_figure"),
-        )
+        file, function = "compare_predictions.png", "predictions_figure"
+        grid = predictions_input(dataset)[0]
     predictions = [predict(result.model, grid) for result in results]
     # The comparisons first, longest first, so that two workers end together; the lesson
     # figures of the regimes trained first may already be drawn (``compare`` starts them
     # as each regime ends).
-    jobs = [FigureJob("compare_steps.png", f"{PLOTS}:overlay_figure", (results,), {"floor": floor})]
-    jobs.append(FigureJob(fits[0], f"{PLOTS}:{fits[1]}", (results, dataset, predictions)))
-    for file, function in [
-        ("compare_samples.png", "samples_figure"),
-        ("compare_time.png", "time_figure"),
-    ]:
-        jobs.append(FigureJob(file, f"{PLOTS}:{function}", (results,), {"floor": floor}))
-    return jobs + lesson_figures(results, dataset)
+    return [
+        plot("compare_steps.png", "overlay_figure", results, floor=floor),
+        plot(file, function, results, dataset, predictions),
+        plot("compare_samples.png", "samples_figure", results, floor=floor),
+        plot("compare_time.png", "time_figure", results, floor=floor),
+        *lesson_figures(results, dataset),
+    ]
 
 
 def lesson_figures(results: list[RegimeResult], dataset: Dataset) -> list[FigureJob]:
@@ -302,9 +304,7 @@ def lesson_figures(results: list[RegimeResult], dataset: Dataset) -> list[Figure
         name = slug(result.name)
         name = f"{name}_{index + 1}" if name in used else name  # two regimes, same batch
         used.add(name)
-        jobs.append(
-            FigureJob(f"lesson_{name}.png", f"{PLOTS}:lesson_figure", (result,), {"floor": floor})
-        )
+        jobs.append(plot(f"lesson_{name}.png", "lesson_figure", result, floor=floor))
     return jobs
 
 

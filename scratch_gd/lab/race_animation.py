@@ -19,7 +19,7 @@ import numpy as np
 
 from ..reference.mlp import MLP
 from ..store.datasets import Dataset
-from ..store.files import atomic_write
+from ..store.files import atomic_write_bytes
 from .race import FULL_LOSS, RegimeResult, predict
 
 FRAMES = 40  # evaluations per regime the film aims for (plus the one before the first step)
@@ -144,4 +144,4 @@ def film_gif(film: Film, results: Sequence[RegimeResult], path: Path) -> Path:
         animation.save(draft, writer=PillowWriter(fps=FPS), dpi=DPI)
         data = draft.read_bytes()
     plt.close(fig)
-    return atomic_write(path, lambda file: file.write(data))
+    return atomic_write_bytes(path, data)

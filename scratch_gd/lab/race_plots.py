@@ -15,7 +15,7 @@ from matplotlib import ticker
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from ..store.datasets import Dataset
-from ..store.files import atomic_write
+from ..store.files import atomic_write_bytes
 from . import verdict
 from .race import VALIDATION_LOSS, RegimeResult, fits_input, number_text, predictions_input
 
@@ -39,8 +39,7 @@ def png_bytes(fig: plt.Figure) -> bytes:
 
 def save(fig: plt.Figure, path: Path) -> Path:
     """Render to memory, then write atomically: a killed run leaves no half-written PNG."""
-    data = png_bytes(fig)
-    return atomic_write(path, lambda file: file.write(data))
+    return atomic_write_bytes(path, png_bytes(fig))
 
 
 # --- Fixed layouts ---------------------------------------------------------------------------
@@ -313,7 +312,7 @@ def samples_figure(results: list[RegimeResult], *, floor: float | None = None) -
     log_scale(ax.xaxis)
     ax.set_xlabel("Samples seen (count, log scale)")
     set_title(ax, "Batch loss against data used (samples seen)")
-    _place_loss_figure(fig, validated, len(results))
+    _place_loss_figure(fig, ax, validated)
     return fig
 
 
@@ -324,17 +323,18 @@ def time_figure(results: list[RegimeResult], *, floor: float | None = None) -> p
     log_scale(ax.xaxis)
     ax.set_xlabel("Wall-clock time (seconds, log scale; varies from run to run)")
     set_title(ax, "Batch loss against training time")
-    _place_loss_figure(fig, validated, len(results))
+    _place_loss_figure(fig, ax, validated)
     return fig
 
 
-def _place_loss_figure(fig: plt.Figure, validated: bool, regimes: int) -> None:
+def _place_loss_figure(fig: plt.Figure, ax: plt.Axes, validated: bool) -> None:
     if not validated:
         place(fig, left=0.7)
         return
     # The legend sits below the axes, two entries a row: a wider, taller figure.
+    rows = math.ceil(len(ax.get_legend().get_texts()) / 2)
     fig.set_size_inches(10, 6.5)
-    place(fig, left=0.95, bottom=0.75 + 0.19 * math.ceil((2 * regimes + 1) / 2))
+    place(fig, left=0.95, bottom=0.75 + 0.19 * rows)
 
 
 def fits_figure(

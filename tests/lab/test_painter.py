@@ -227,3 +227,22 @@ def test_ctrl_c_to_the_whole_terminal_group_keeps_the_records_and_the_figures(tm
     assert (out / "compare.json").exists() and (out / "compare_history.csv").exists()
     for name in ("compare_steps.png", "compare_fits.png", "lesson_batch.png"):
         assert (out / name).read_bytes().startswith(b"\x89PNG"), name
+
+
+@pytest.mark.parametrize(("value", "workers"), [("", 2), ("0", 0), (" 1 ", 1), ("3", 3)])
+def test_the_workers_variable_says_how_many(monkeypatch, value, workers):
+    from scratch_gd.lab import painter as painter_module
+
+    monkeypatch.setenv("SCRATCH_GD_FIGURE_WORKERS", value)
+    assert painter_module.figure_workers() == workers
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
+def test_a_bad_workers_variable_is_one_warning_naming_it_and_the_default_is_used(
+    monkeypatch, value
+):
+    from scratch_gd.lab import painter as painter_module
+
+    monkeypatch.setenv("SCRATCH_GD_FIGURE_WORKERS", value)
+    with pytest.warns(UserWarning, match=r"SCRATCH_GD_FIGURE_WORKERS=.* is not a whole number"):
+        assert painter_module.figure_workers() == 2

@@ -14,7 +14,8 @@ point of view (process start to exit), in two modes side by side in the same run
 Warm runs use the Numba cache the first run fills; cold runs each get an empty
 ``NUMBA_CACHE_DIR``, so every kernel is compiled again. Runs of the two modes alternate,
 so a busy spell of a shared machine hits both. Each row gives the median and the range,
-and the part of it spent training as the run's own record says (``compare.json``).
+the part of it spent training as the run's own record says (``compare.json``), and what is
+left after start-up and training (the figures still being drawn, and exit).
 Writes ``compare_bench.md`` into ``--out`` (default ``runs/bench/``).
 """
 
@@ -51,6 +52,17 @@ def one_run(extra_env: dict[str, str], cache: str, args: list[str]) -> tuple[flo
         return wall, float(timings["train_seconds"])
 
 
+def startup_seconds(runs: int) -> float:
+    """Median wall time of a process that only imports what compare imports before it starts."""
+    command = [sys.executable, "-c", "import scratch_gd.cli.main"]
+    walls = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, cwd=ROOT)
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls)
+
+
 def measure(warm_runs: int, cold_runs: int, args: list[str]) -> dict[tuple[str, str], list]:
     times: dict[tuple[str, str], list] = {}
     with tempfile.TemporaryDirectory() as warm_cache:
@@ -66,17 +78,19 @@ def measure(warm_runs: int, cold_runs: int, args: list[str]) -> dict[tuple[str, 
     return times
 
 
-def table(times: dict[tuple[str, str], list]) -> str:
-    lines = [
-        "| mode | Numba cache | runs | wall, median | wall, range | training, median |",
-        "|---|---|---|---|---|---|",
-    ]
+def table(times: dict[tuple[str, str], list], startup: float) -> str:
+    """One row per mode and cache; "after training" is what is left of each run once its
+    start-up (imports) and training are taken away: the figures still drawing, and exit."""
+    columns = ["mode", "Numba cache", "runs", "wall, median", "wall, range", "training, median",
+               "after training, median"]  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for (mode, cache), runs in times.items():
         walls = [wall for wall, _ in runs]
         training = statistics.median(train for _, train in runs)
+        after = statistics.median(wall - train - startup for wall, train in runs)
         lines.append(
             f"| {mode} | {cache} | {len(runs)} | {statistics.median(walls):.2f} s | "
-            f"{min(walls):.2f}-{max(walls):.2f} s | {training:.2f} s |"
+            f"{min(walls):.2f}-{max(walls):.2f} s | {training:.2f} s | {after:.2f} s |"
         )
     return "\n".join(lines)
 
@@ -90,12 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     warm, cold = (1, 1) if options.quick else (7, 2)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     times = measure(warm, cold, args)
+    startup = startup_seconds(warm)
     what = "python -m scratch_gd compare " + " ".join(args)
     text = (
         f"# make compare's time\n\n`{what.strip()}`, process start to exit; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, load average {load:.2f} at the start.\n\n"
-        f"{table(times)}\n"
+        f"Python {platform.python_version()}, load average {load:.2f} at the start. "
+        f"Start-up (`python -c 'import scratch_gd.cli.main'`, median): {startup:.2f} s; "
+        "training is the run's own `train_seconds`, Numba's loading of its kernels included.\n\n"
+        f"{table(times, startup)}\n"
     )
     print(text)
     options.out.mkdir(parents=True, exist_ok=True)

@@ -36,8 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MODES = {"painter": {}, "in-process": {"SCRATCH_GD_FIGURE_WORKERS": "0"}}
 
 
-def one_run(extra_env: dict[str, str], cache: str, args: list[str]) -> tuple[float, float]:
-    """(wall seconds of the whole process, training seconds from its record)."""
+def one_run(extra_env: dict[str, str], cache: str, args: list[str]) -> tuple[float, float, int]:
+    """(wall seconds of the whole process, training seconds from its record, how many
+    compiled kernels the Numba cache held when it started)."""
+    cached = sum(1 for _ in Path(cache).rglob("*.nbi"))
     with tempfile.TemporaryDirectory() as out:
         env = {**os.environ, **extra_env, "NUMBA_CACHE_DIR": cache}
         command = [sys.executable, "-m", "scratch_gd", "compare", "--out", out, *args]
@@ -49,7 +51,7 @@ def one_run(extra_env: dict[str, str], cache: str, args: list[str]) -> tuple[flo
         if done.returncode != 0:
             raise SystemExit(f"bench_compare: compare failed: {done.stderr.strip()[-300:]}")
         timings = json.loads((Path(out) / "compare.json").read_text())["timings"]
-        return wall, float(timings["train_seconds"])
+        return wall, float(timings["train_seconds"]), cached
 
 
 def startup_seconds(runs: int) -> float:
@@ -82,15 +84,17 @@ def table(times: dict[tuple[str, str], list], startup: float) -> str:
     """One row per mode and cache; "after training" is what is left of each run once its
     start-up (imports) and training are taken away: the figures still drawing, and exit."""
     columns = ["mode", "Numba cache", "runs", "wall, median", "wall, range", "training, median",
-               "after training, median"]  # fmt: skip
+               "after training, median", "kernels cached at start"]  # fmt: skip
     lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for (mode, cache), runs in times.items():
-        walls = [wall for wall, _ in runs]
-        training = statistics.median(train for _, train in runs)
-        after = statistics.median(wall - train - startup for wall, train in runs)
+        walls = [wall for wall, _, _ in runs]
+        training = statistics.median(train for _, train, _ in runs)
+        after = statistics.median(wall - train - startup for wall, train, _ in runs)
+        cached = min(count for _, _, count in runs)
         lines.append(
             f"| {mode} | {cache} | {len(runs)} | {statistics.median(walls):.2f} s | "
-            f"{min(walls):.2f}-{max(walls):.2f} s | {training:.2f} s | {after:.2f} s |"
+            f"{min(walls):.2f}-{max(walls):.2f} s | {training:.2f} s | {after:.2f} s | "
+            f"{cached} |"
         )
     return "\n".join(lines)
 

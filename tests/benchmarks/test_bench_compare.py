@@ -14,14 +14,12 @@ def test_quick_run_times_both_modes_warm_and_cold(tmp_path, capsys):
     for line in text.splitlines():
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         if line.startswith("| ") and cells[0] in bench.MODES:
-            rows[cells[0], cells[1]] = (
-                float(cells[3].removesuffix(" s")),
-                float(cells[5].removesuffix(" s")),
-            )
+            wall, training = (float(cells[i].removesuffix(" s")) for i in (3, 5))
+            rows[cells[0], cells[1]] = wall, training, int(cells[7])
     assert set(rows) == {(mode, cache) for mode in bench.MODES for cache in ("warm", "cold")}
-    for (mode, cache), (wall, training) in rows.items():
+    for (mode, cache), (wall, training, _) in rows.items():
         assert 0 < training < wall, (mode, cache)
-    # An empty cache means compiling the kernels: if the cold runs took no longer to
-    # train than the warm ones, they did not get an empty cache.
+    # Cold runs start from an empty Numba cache (every kernel compiled again), warm runs
+    # from the one the first runs filled: counted in the cache folder, not read off a clock.
     for mode in bench.MODES:
-        assert rows[mode, "cold"][1] > rows[mode, "warm"][1] + 0.5, mode
+        assert rows[mode, "cold"][2] == 0 and rows[mode, "warm"][2] > 0, mode

@@ -45,7 +45,7 @@ def alive(pid: int) -> bool:
         return stat.read().split(")")[-1].split()[0] != "Z"
 
 
-def wait_until_dead(pids: list[int], seconds: float = 20.0) -> bool:
+def wait_until_dead(pids: list[int], seconds: float = 60.0) -> bool:
     deadline = time.monotonic() + seconds
     while any(alive(pid) for pid in pids):
         if time.monotonic() > deadline:

@@ -244,7 +244,7 @@ def summary_table(results: list[RegimeResult]) -> str:
 PLOTS = "scratch_gd.lab.race_plots"
 
 
-def plot(file: str, function: str, *args: object, **kwargs: object) -> FigureJob:
+def figure_job(file: str, function: str, *args: object, **kwargs: object) -> FigureJob:
     """The job of drawing ``file`` with ``race_plots.<function>(*args, **kwargs)``."""
     return FigureJob(file, f"{PLOTS}:{function}", args, kwargs)
 
@@ -286,10 +286,10 @@ def compare_figures(results: list[RegimeResult], dataset: Dataset) -> list[Figur
     # figures of the regimes trained first may already be drawn (``compare`` starts them
     # as each regime ends).
     return [
-        plot("compare_steps.png", "overlay_figure", results, floor=floor),
-        plot(file, function, results, dataset, predictions),
-        plot("compare_samples.png", "samples_figure", results, floor=floor),
-        plot("compare_time.png", "time_figure", results, floor=floor),
+        figure_job("compare_steps.png", "overlay_figure", results, floor=floor),
+        figure_job(file, function, results, dataset, predictions),
+        figure_job("compare_samples.png", "samples_figure", results, floor=floor),
+        figure_job("compare_time.png", "time_figure", results, floor=floor),
         *lesson_figures(results, dataset),
     ]
 
@@ -304,7 +304,7 @@ def lesson_figures(results: list[RegimeResult], dataset: Dataset) -> list[Figure
         name = slug(result.name)
         name = f"{name}_{index + 1}" if name in used else name  # two regimes, same batch
         used.add(name)
-        jobs.append(plot(f"lesson_{name}.png", "lesson_figure", result, floor=floor))
+        jobs.append(figure_job(f"lesson_{name}.png", "lesson_figure", result, floor=floor))
     return jobs
 
 

@@ -314,21 +314,25 @@ def race(
     (``race_threads``), so no thread trial or waiting thread lands on a timed step.
     """
     runs: dict[str, list[RegimeResult]] = {regime: [] for regime in chosen}
-    with race_threads():
-        if warm_up(dataset, chosen, settings):
-            return runs, True
-        for seed in settings.seeds:
-            finished = {}
-            for regime, point in chosen.items():
-                config = RegimeConfig(point.batch_size, point.momentum, point.lr)
-                result = train_once(
-                    dataset, config, settings, seed=seed, steps=settings.steps, progress=progress
-                )
-                if result.history.interrupted:
-                    return runs, True
-                finished[regime] = result
-            for regime, result in finished.items():
-                runs[regime].append(result)
+    try:
+        with race_threads():
+            if warm_up(dataset, chosen, settings):
+                return runs, True
+            for seed in settings.seeds:
+                finished = {}
+                for regime, point in chosen.items():
+                    config = RegimeConfig(point.batch_size, point.momentum, point.lr)
+                    result = train_once(
+                        dataset, config, settings, seed=seed, steps=settings.steps,
+                        progress=progress,
+                    )  # fmt: skip
+                    if result.history.interrupted:
+                        return runs, True
+                    finished[regime] = result
+                for regime, result in finished.items():
+                    runs[regime].append(result)
+    except KeyboardInterrupt:  # between two runs' training loops: the seeds done are kept
+        return runs, True
     return runs, False
 
 
@@ -391,10 +395,7 @@ def run_fair(
         raise
     if on_sweep is not None:
         on_sweep(sweep, chosen)
-    try:
-        runs, interrupted = race(dataset, chosen, settings, progress=progress)
-    except KeyboardInterrupt:  # between two runs: nothing of the current seed is kept
-        runs, interrupted = {regime: [] for regime in chosen}, True
+    runs, interrupted = race(dataset, chosen, settings, progress=progress)
     seeds = settings.seeds[: len(next(iter(runs.values())))]
     return FairResult(sweep, chosen, runs, settings, seeds, interrupted)
 

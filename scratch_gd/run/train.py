@@ -109,12 +109,12 @@ def warm_up(model: MLP, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
 class Recorder:
     """The History being written, the clock that leaves evaluations out, and the bar."""
 
-    def __init__(self, history: History, model: MLP, evaluate, every: int, bar) -> None:
+    def __init__(self, history: History, model: MLP, evaluate, every: int) -> None:
         self.history = history
         self.model = model
         self.evaluate = evaluate
         self.every = every  # steps between evaluations; ``steps`` when there is no evaluate
-        self.bar = bar
+        self.bar = None  # the progress bar, once ``train`` has drawn it
         self.step = 0
         self.samples = 0
         self.paused = 0.0
@@ -155,6 +155,10 @@ class Recorder:
         history.samples_seen[at] = self.samples
         self.step += 1
         self.bar.update(1)
+
+    def close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
     def finish(self) -> History:
         history, step = self.history, self.step
@@ -232,9 +236,9 @@ def train(
     )
     history.info["backend"] = str(getattr(model, "backend", "numpy"))
     every = eval_every if evaluate is not None and eval_every else steps
-    bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step", leave=False)
-    recorder = Recorder(history, model, evaluate, every, bar)
-    try:
+    recorder = Recorder(history, model, evaluate, every)
+    try:  # the bar is drawn inside: Ctrl-C the moment it appears is still a stop at step 0
+        recorder.bar = tqdm(total=steps, desc=desc, disable=not progress, unit="step", leave=False)
         if chosen == "compiled":
             _run_compiled(recorder, model, optimizer, x, y, sampler, steps)
         else:
@@ -242,7 +246,7 @@ def train(
     except KeyboardInterrupt:
         history.interrupted = True
     finally:
-        bar.close()
+        recorder.close_bar()
     return recorder.finish()
 
 

@@ -137,6 +137,32 @@ def test_race_runs_every_seed_at_the_chosen_rate(tiny_race) -> None:
     )
 
 
+def test_ctrl_c_between_two_runs_keeps_the_seeds_every_regime_finished(monkeypatch) -> None:
+    """A stop outside a run's training loop (say, while its final loss is measured) ends
+    the race; the seeds that every regime finished are still the result."""
+    dataset = load_dataset("lesson", n=60)
+    settings = fair.FairSettings(
+        sizes=[1, 4, 1], steps=10, seeds=[0, 1, 2], sweep_seed=3, lrs=[1e-3], eval_every=5
+    )
+    chosen = {"Batch": fair.SweepPoint("Batch", 60, 0.9, 1e-3, 1.0, 1.0, False),
+              "Stochastic": fair.SweepPoint("Stochastic", 1, 0.9, 1e-3, 1.0, 1.0, False)}  # fmt: skip
+    real, calls = fair.train_once, []
+
+    def interrupted_in_seed_1(dataset, config, settings, *, seed, steps, **kwargs):
+        calls.append(seed)
+        if seed == 1 and len([c for c in calls if c == 1]) == 2:  # seed 1's second regime
+            raise KeyboardInterrupt
+        return real(dataset, config, settings, seed=seed, steps=steps, **kwargs)
+
+    monkeypatch.setattr(fair, "train_once", interrupted_in_seed_1)
+    runs, interrupted = fair.race(dataset, chosen, settings)
+    assert interrupted
+    assert {regime: [r.history.steps for r in results] for regime, results in runs.items()} == {
+        "Batch": [10],
+        "Stochastic": [10],
+    }
+
+
 # --- The command ---------------------------------------------------------------------------------
 
 

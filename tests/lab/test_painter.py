@@ -213,7 +213,7 @@ def test_ctrl_c_to_the_whole_terminal_group_keeps_the_records_and_the_figures(tm
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     seen = b""
-    while b"/1000000" not in seen or not seen.rstrip().endswith(b"]"):  # the bar is moving
+    while b"/1000000" not in seen or not seen.rstrip().endswith(b"]"):  # the bar is drawn
         chunk = os.read(child.stderr.fileno(), 4096)
         assert chunk, seen.decode(errors="replace")
         seen += chunk
@@ -222,7 +222,7 @@ def test_ctrl_c_to_the_whole_terminal_group_keeps_the_records_and_the_figures(tm
     child.wait(timeout=120)
     assert child.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
-    assert (out / "compare.json").exists() and (out / "compare_history.csv").exists()
+    assert (out / "compare.json").exists() and (out / "compare_history.csv").exists(), err
     for name in ("compare_steps.png", "compare_fits.png", "lesson_batch.png"):
         assert (out / name).read_bytes().startswith(b"\x89PNG"), name
 

@@ -119,6 +119,46 @@ def test_a_run_keeps_files_it_did_not_write(interrupted_run):
 # --- atomic_write: the old file or the new one, never half of either --------------------------
 
 
+def test_ctrl_c_between_two_regimes_keeps_the_regimes_that_finished(tmp_path, monkeypatch):
+    """A stop outside a regime's training loop (drawing its data, measuring its final
+    loss) ends the race there, and the regimes already run are still written."""
+    from scratch_gd.cli.commands import compare
+    from scratch_gd.cli.main import main
+
+    real = compare.run_regime
+    calls = []
+
+    def second_is_interrupted(config, *args, **kwargs):
+        calls.append(config)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(compare, "run_regime", second_is_interrupted)
+    monkeypatch.setenv("SCRATCH_GD_FIGURE_WORKERS", "0")
+    argv = ["compare", "--steps", "20", "--n", "200", "--no-progress", "--out", str(tmp_path)]
+    assert main(argv) == exit_codes.INTERRUPTED
+    assert len(calls) == 2  # the third regime never started
+    record = json.loads((tmp_path / "compare.json").read_text())
+    assert [regime["name"] for regime in record["config"]["regimes"]] == ["Batch"]
+    assert list(record["results"]) == ["Batch"]
+    assert (tmp_path / "compare_steps.png").exists()
+
+
+def test_ctrl_c_before_any_regime_finished_writes_nothing(tmp_path, monkeypatch, capsys):
+    from scratch_gd.cli.commands import compare
+    from scratch_gd.cli.main import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(compare, "run_regime", interrupted)
+    out = tmp_path / "out"
+    assert main(["compare", "--steps", "20", "--out", str(out)]) == exit_codes.INTERRUPTED
+    assert "nothing written" in capsys.readouterr().err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
 def test_atomic_write_replaces_the_whole_file(tmp_path):
     path = atomic_write_text(tmp_path / "table.csv", "a,b\n1,2\n")
     assert path.read_text() == "a,b\n1,2\n"

@@ -114,6 +114,21 @@ def test_ctrl_c_while_the_engine_loads_keeps_an_empty_history(monkeypatch):
     assert history.interrupted and history.steps == 0
 
 
+def test_ctrl_c_the_moment_the_bar_appears_keeps_an_empty_history(monkeypatch):
+    """The bar is the first sign of training a user sees, so a Ctrl-C may land in it."""
+    train_module = importlib.import_module("scratch_gd.run.train")
+
+    def bar_then_interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "tqdm", bar_then_interrupt)
+    x, y = sg.lesson_data(100, dtype=np.float64)
+    model = sg.MLP([1, 4, 1], dtype=np.float64, seed=0)
+    optimizer = sg.SGD(model.parameters(), lr=1e-3)
+    history = sg.train(model, optimizer, x, y, batch_size=8, steps=10)
+    assert history.interrupted and history.steps == 0
+
+
 @pytest.mark.parametrize("sampling", ["lesson", "epoch"])
 def test_train_runs_the_bare_reference_loop_unchanged(sampling):
     """``train()`` is the service around ``reference.loop``: same losses, same weights."""

@@ -44,7 +44,7 @@ from ..arguments import (
     prepare_output,
     sgd_options,
 )
-from ..finish import finish
+from ..finish import finish, stop_code
 
 NAME = "compare"
 HELP = (
@@ -338,25 +338,35 @@ def run_lesson_race(
     if any(config.momentum >= 1 for config in configs):
         print("note: momentum >= 1 never lets the velocity decay; expect long oscillations")
     results: list[RegimeResult] = []
+    stopped = False  # by Ctrl-C outside a regime's training loop
     for config in configs:
-        result = run_regime(
-            config,
-            dataset.x_train,
-            dataset.y_train,
-            sizes=sizes,
-            steps=args.steps,
-            seed=args.seed,
-            dtype=dtype,
-            sampling=args.sampling,
-            progress=not args.no_progress,
-            sgd_options=options,
-            x_val=dataset.x_val,
-            y_val=dataset.y_val,
-            eval_every=eval_every,
-            engine=args.engine,
-            backend=args.backend,
-            watch=film.take() if film else None,  # --- compare --animate ---
-        )
+        try:
+            result = run_regime(
+                config,
+                dataset.x_train,
+                dataset.y_train,
+                sizes=sizes,
+                steps=args.steps,
+                seed=args.seed,
+                dtype=dtype,
+                sampling=args.sampling,
+                progress=not args.no_progress,
+                sgd_options=options,
+                x_val=dataset.x_val,
+                y_val=dataset.y_val,
+                eval_every=eval_every,
+                engine=args.engine,
+                backend=args.backend,
+                watch=film.take() if film else None,  # --- compare --animate ---
+            )
+        except KeyboardInterrupt:  # outside training's own loop (it keeps its steps itself)
+            print(
+                f"{config.name(args.n)}: interrupted outside its training steps; "
+                f"writing the {len(results)} regime(s) that finished",
+                file=sys.stderr,
+            )
+            stopped = True
+            break
         results.append(result)
         painter.start(race.lesson_figures(results, dataset)[-1:])  # drawn while the next trains
         if result.history.interrupted:
@@ -366,6 +376,9 @@ def run_lesson_race(
                 file=sys.stderr,
             )
             break
+    if not results:
+        print("compare: interrupted before any regime finished; nothing written", file=sys.stderr)
+        return stop_code()
     trained = time.perf_counter() - started
     print(summary_table(results))
     if dataset.name != "lesson":
@@ -405,7 +418,7 @@ def run_lesson_race(
                 file=sys.stderr,
             )
             code = exit_codes.DIVERGED
-    if any(result.history.interrupted for result in results):
+    if stopped or any(result.history.interrupted for result in results):
         code = exit_codes.INTERRUPTED
     print(f"trained in {trained:.2f} s")
     return finish(

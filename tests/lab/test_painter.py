@@ -96,9 +96,19 @@ def test_a_job_started_early_is_rendered_once():
         tickets = painter.start(jobs)
         assert first[0] in tickets  # the lesson figure of the first regime, not started again
         assert len(set(tickets)) == len(jobs)
+        # Planned again, with what the networks predict computed again: the same figures.
+        again = race.compare_figures(results, dataset)
+        assert again[1].args[2][0] is not jobs[1].args[2][0]  # new prediction arrays
+        assert painter.start(again) == tickets
         # A job for the same file with other data is a new job.
         other = FigureJob(early[0].file, early[0].function, (results[1],), early[0].kwargs)
         assert painter.start([other])[0] not in tickets
+        # And so is one whose arrays differ in a single value.
+        changed = [prediction.copy() for prediction in again[1].args[2]]
+        changed[0][0] += 1
+        replanned = FigureJob(again[1].file, again[1].function,
+                              (*again[1].args[:2], changed), again[1].kwargs)  # fmt: skip
+        assert painter.start([replanned])[0] not in tickets
 
 
 def test_a_failing_figure_raises_its_own_error_here(tmp_path):

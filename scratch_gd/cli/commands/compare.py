@@ -368,7 +368,8 @@ def run_lesson_race(
             stopped = True
             break
         results.append(result)
-        painter.start(race.lesson_figures(results, dataset)[-1:])  # drawn while the next trains
+        if config is not configs[-1]:  # drawn while the next regime trains
+            painter.start(race.lesson_figures(results, dataset)[-1:])
         if result.history.interrupted:
             print(
                 f"{result.name}: interrupted at step {result.history.steps}; "
@@ -380,6 +381,9 @@ def run_lesson_race(
         print("compare: interrupted before any regime finished; nothing written", file=sys.stderr)
         return stop_code()
     trained = time.perf_counter() - started
+    # Every regime is done: the comparisons (longest first) are drawn while the records
+    # are written; ``finish`` then collects them.
+    painter.start(race.compare_figures(results, dataset))
     print(summary_table(results))
     if dataset.name != "lesson":
         print(

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..reference.mlp import MLP
+from ..run.progress import tqdm
 from ..run.train import train
 from . import verdict
 from .race import FULL_LOSS, VALIDATION_LOSS, loss_evaluator, new_run

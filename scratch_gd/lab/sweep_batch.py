@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..run.history import Evaluation, History
+from ..run.progress import tqdm
 from ..run.train import train
 from . import verdict
 from .race import FULL_LOSS, VALIDATION_LOSS, full_data_loss, loss_evaluator, new_run

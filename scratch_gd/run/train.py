@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..engine.compiled import CompiledEngine, why_not_compiled
 from ..engine.sampling import first_of_shuffle
@@ -28,6 +27,7 @@ from ..reference.mlp import MLP
 from ..reference.sampling import MODES, BatchSampler
 from ..reference.sgd import SGD
 from .history import Evaluation, History
+from .progress import tqdm
 
 ENGINES = ("auto", "compiled", "layers")
 CHUNK_STEPS = 4096  # the most steps drawn and run between two looks from Python

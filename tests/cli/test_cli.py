@@ -152,3 +152,11 @@ def test_bad_flags_get_one_clear_line_and_exit_code_2(flags, words, capsys, tmp_
     for word in words:
         assert word in err
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_the_command_line_starts_without_what_it_does_not_use():
+    """Start-up is part of every run: no plotting (the figure workers load it), and no
+    asyncio (which ``tqdm.auto`` would bring for its ``async for``)."""
+    code = "import sys, scratch_gd.cli.main; print(sorted({'asyncio', 'matplotlib'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -18,7 +18,7 @@ from typing import IO
 from ..store.files import OutputError
 from . import exit_codes, finish
 from .arguments import DefaultsHelpFormatter, one_line
-from .commands import COMMANDS
+from .commands import MODULES, load
 
 
 class CleanParser(argparse.ArgumentParser):
@@ -81,7 +81,12 @@ class ClosedPipeSafe:
         return getattr(self.stream, name)
 
 
-def build_parser() -> tuple[CleanParser, dict[str, argparse.ArgumentParser]]:
+def build_parser(
+    only: str | None = None,
+) -> tuple[CleanParser, dict[str, argparse.ArgumentParser]]:
+    """The parser of every command, and each command's own. With ``only``, the other
+    commands are bare names (enough to parse a command line that runs ``only``), so
+    starting one command does not import the others' modules."""
     parser = CleanParser(
         prog="scratch_gd",
         formatter_class=DefaultsHelpFormatter,
@@ -90,7 +95,11 @@ def build_parser() -> tuple[CleanParser, dict[str, argparse.ArgumentParser]]:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CleanParser)
     commands.required = True
     subparsers = {}
-    for command in COMMANDS:
+    for name in MODULES:
+        if only is not None and name != only:
+            commands.add_parser(name)
+            continue
+        command = load(name)
         sub = commands.add_parser(
             command.NAME,
             help=command.HELP,
@@ -141,10 +150,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser, subparsers = build_parser()
     argv = join_negative_values(sys.argv[1:] if argv is None else list(argv))
+    # 'scratch_gd compare ...' needs compare's flags only; anything else (--help, a typo)
+    # gets the whole parser.
+    parser, subparsers = build_parser(only=argv[0] if argv and argv[0] in MODULES else None)
     args = parser.parse_args(argv)
-    command = next(c for c in COMMANDS if c.NAME == args.command)
+    command = load(args.command)
     name = f"scratch_gd {args.command}"
     with warnings.catch_warnings(), finish.stop_signals():
         warnings.showwarning = WarningPrinter()

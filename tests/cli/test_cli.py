@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from scratch_gd.cli.main import main
+from scratch_gd.cli.main import build_parser, main
 from scratch_gd.lab import race_plots as plots
 from scratch_gd.store.record import read_history_csv
 
@@ -160,3 +160,22 @@ def test_the_command_line_starts_without_what_it_does_not_use():
     code = "import sys, scratch_gd.cli.main; print(sorted({'asyncio', 'matplotlib'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_running_one_command_loads_only_that_command(tmp_path):
+    code = (
+        "import sys; from scratch_gd.cli.main import main; "
+        f"main(['compare', '--steps', '2', '--n', '20', '--no-progress', '--out', {str(tmp_path)!r}]); "
+        "print(sorted(m for m in sys.modules if m.startswith('scratch_gd.cli.commands.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "['scratch_gd.cli.commands.compare']"
+    assert (tmp_path / "compare.json").exists()
+
+
+def test_every_command_module_is_registered_under_its_own_name():
+    from scratch_gd.cli.commands import MODULES, load
+
+    assert [load(name).NAME for name in MODULES] == list(MODULES)
+    _, subparsers = build_parser()
+    assert list(subparsers) == list(MODULES)

@@ -21,7 +21,7 @@ import pytest
 from scratch_gd.cli import arguments as arguments_module
 from scratch_gd.cli import exit_codes, finish
 from scratch_gd.cli.arguments import SEED_RANGE, seed
-from scratch_gd.cli.commands import COMMANDS
+from scratch_gd.cli.commands import all_commands
 from scratch_gd.cli.main import build_parser, main
 from scratch_gd.lab import race
 from scratch_gd.store import files
@@ -369,7 +369,7 @@ def test_momentum_exits_3_when_a_run_diverges(tmp_path, capsys, monkeypatch):
 # --- --help and default folders ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [command.NAME for command in COMMANDS])
+@pytest.mark.parametrize("command", [command.NAME for command in all_commands()])
 def test_help_shows_every_flags_default(command):
     _, subparsers = build_parser()
     parser = subparsers[command]
@@ -391,7 +391,7 @@ def test_compare_help_says_what_each_preset_sets():
 @pytest.mark.parametrize(
     "command",
     # gradcheck writes on request; trace prints and writes nothing
-    [c.NAME for c in COMMANDS if c.NAME not in ("gradcheck", "trace")],
+    [c.NAME for c in all_commands() if c.NAME not in ("gradcheck", "trace")],
 )
 def test_every_command_writes_under_runs_not_the_tracked_plots_folder(command):
     _, subparsers = build_parser()

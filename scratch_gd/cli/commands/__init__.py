@@ -1,13 +1,37 @@
 """One module per subcommand of ``python -m scratch_gd``.
 
 Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args, parser)``
-returning an exit code. Adding a subcommand means adding its module to ``COMMANDS``.
+returning an exit code. Adding a subcommand means adding its module to ``MODULES``. A
+command's module is imported when that command runs (``load``), so starting one command
+does not load every other experiment.
 
 A ``run`` checks every flag first (``parser.error``: one line, exit 2, no output folder),
 then works, prints, and ends with ``cli.finish.finish``: the one epilogue that writes the
 records before the figures and picks the exit code (docs/robustness.md).
 """
 
-from . import compare, gradcheck, landscape, lr_grid, momentum, noise, sweep_batch, trace
+from __future__ import annotations
 
-COMMANDS = [compare, sweep_batch, noise, momentum, lr_grid, landscape, gradcheck, trace]
+import importlib
+from types import ModuleType
+
+# A command's name on the command line -> its module here, in the order --help lists them.
+MODULES = {
+    "compare": "compare",
+    "sweep-batch": "sweep_batch",
+    "noise": "noise",
+    "momentum": "momentum",
+    "lr-grid": "lr_grid",
+    "landscape": "landscape",
+    "gradcheck": "gradcheck",
+    "trace": "trace",
+}
+
+
+def load(name: str) -> ModuleType:
+    """The module of the command called ``name`` on the command line."""
+    return importlib.import_module(f".{MODULES[name]}", __name__)
+
+
+def all_commands() -> list[ModuleType]:
+    return [load(name) for name in MODULES]

@@ -18,7 +18,7 @@ from typing import IO
 from ..store.files import OutputError
 from . import exit_codes, finish
 from .arguments import DefaultsHelpFormatter, one_line
-from .commands import MODULES, load
+from .commands import NAMES, load
 
 
 class CleanParser(argparse.ArgumentParser):
@@ -95,7 +95,7 @@ def build_parser(
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CleanParser)
     commands.required = True
     subparsers = {}
-    for name in MODULES:
+    for name in NAMES:
         if only is not None and name != only:
             commands.add_parser(name)
             continue
@@ -153,7 +153,7 @@ def _main(argv: list[str] | None) -> int:
     argv = join_negative_values(sys.argv[1:] if argv is None else list(argv))
     # 'scratch_gd compare ...' needs compare's flags only; anything else (--help, a typo)
     # gets the whole parser.
-    parser, subparsers = build_parser(only=argv[0] if argv and argv[0] in MODULES else None)
+    parser, subparsers = build_parser(only=argv[0] if argv and argv[0] in NAMES else None)
     args = parser.parse_args(argv)
     command = load(args.command)
     name = f"scratch_gd {args.command}"

@@ -283,8 +283,8 @@ def compare_figures(results: list[RegimeResult], dataset: Dataset) -> list[Figur
         grid = predictions_input(dataset)[0]
     predictions = [predict(result.model, grid) for result in results]
     # The comparisons first, longest first, so that two workers end together; the lesson
-    # figures of the regimes trained first may already be drawn (``compare`` starts them
-    # as each regime ends).
+    # figures of all but the last regime may already be drawn (``compare`` starts each
+    # one while the next regime trains).
     return [
         figure_job("compare_steps.png", "overlay_figure", results, floor=floor),
         figure_job(file, function, results, dataset, predictions),

@@ -174,8 +174,8 @@ def test_running_one_command_loads_only_that_command(tmp_path):
 
 
 def test_every_command_module_is_registered_under_its_own_name():
-    from scratch_gd.cli.commands import MODULES, load
+    from scratch_gd.cli.commands import NAMES, load
 
-    assert [load(name).NAME for name in MODULES] == list(MODULES)
+    assert [load(name).NAME for name in NAMES] == list(NAMES)
     _, subparsers = build_parser()
-    assert list(subparsers) == list(MODULES)
+    assert list(subparsers) == list(NAMES)

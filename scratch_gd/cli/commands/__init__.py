@@ -1,7 +1,7 @@
 """One module per subcommand of ``python -m scratch_gd``.
 
 Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args, parser)``
-returning an exit code. Adding a subcommand means adding its module to ``MODULES``. A
+returning an exit code. Adding a subcommand means adding its name to ``NAMES``. A
 command's module is imported when that command runs (``load``), so starting one command
 does not load every other experiment.
 
@@ -15,23 +15,25 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-# A command's name on the command line -> its module here, in the order --help lists them.
-MODULES = {
-    "compare": "compare",
-    "sweep-batch": "sweep_batch",
-    "noise": "noise",
-    "momentum": "momentum",
-    "lr-grid": "lr_grid",
-    "landscape": "landscape",
-    "gradcheck": "gradcheck",
-    "trace": "trace",
-}
+# The commands' names on the command line, in the order --help lists them; each is a module
+# here, spelled with "_" for "-".
+NAMES = (
+    "compare",
+    "sweep-batch",
+    "noise",
+    "momentum",
+    "lr-grid",
+    "landscape",
+    "gradcheck",
+    "trace",
+)
 
 
 def load(name: str) -> ModuleType:
     """The module of the command called ``name`` on the command line."""
-    return importlib.import_module(f".{MODULES[name]}", __name__)
+    return importlib.import_module(f".{name.replace('-', '_')}", __name__)
 
 
 def all_commands() -> list[ModuleType]:
-    return [load(name) for name in MODULES]
+    """Every command's module (this imports them all: for --help and the tests)."""
+    return [load(name) for name in NAMES]

@@ -382,7 +382,8 @@ def run_lesson_race(
         return stop_code()
     trained = time.perf_counter() - started
     # Every regime is done: the comparisons (longest first) are drawn while the records
-    # are written; ``finish`` then collects them.
+    # are written. ``finish`` then collects them: ``write_compare_figures`` plans the same
+    # figures again, and the painter hands back what it already drew.
     painter.start(race.compare_figures(results, dataset))
     print(summary_table(results))
     if dataset.name != "lesson":

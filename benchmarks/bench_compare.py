@@ -55,12 +55,13 @@ def one_run(extra_env: dict[str, str], cache: str, args: list[str]) -> tuple[flo
 
 
 def startup_seconds(runs: int) -> float:
-    """Median wall time of a process that only imports what compare imports before it starts."""
-    command = [sys.executable, "-c", "import scratch_gd.cli.main"]
+    """Median wall time of ``compare --help``: the same process start and imports as a
+    real run (``python -m scratch_gd``), then compare's flags, and exit."""
+    command = [sys.executable, "-m", "scratch_gd", "compare", "--help"]
     walls = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(command, check=True, cwd=ROOT)
+        subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         walls.append(time.perf_counter() - started)
     return statistics.median(walls)
 
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# make compare's time\n\n`{what.strip()}`, process start to exit; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, load average {load:.2f} at the start. "
-        f"Start-up (`python -c 'import scratch_gd.cli.main'`, median): {startup:.2f} s; "
+        f"Start-up (`python -m scratch_gd compare --help`, median): {startup:.2f} s; "
         "training is the run's own `train_seconds`, Numba's loading of its kernels included.\n\n"
         f"{table(times, startup)}\n"
     )

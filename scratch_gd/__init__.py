@@ -7,20 +7,23 @@ that runs. ``kernels/`` and ``engine/`` are its fast twins; ``run/``, ``store/``
 and ``cli/`` the service around it.
 """
 
-from . import bridge as _bridge  # noqa: F401 - gives MLP its from_torch and to_torch
-from .reference.data import lesson_data
-from .reference.linear import Linear, linear_backward, linear_forward
-from .reference.loop import train_loop, training_steps
-from .reference.loss import MSELoss, mse_backward, mse_forward
-from .reference.mlp import MLP, Sequential
-from .reference.module import Module
-from .reference.parameter import Parameter
-from .reference.relu import ReLU, relu_backward, relu_forward
-from .reference.sampling import BatchSampler
-from .reference.sgd import SGD
-from .run.history import Evaluation, History
-from .run.train import train
-from .store import checkpoint as _checkpoint  # noqa: F401 - gives MLP its save and load
+from . import startup as _startup
+
+with _startup.collection_paused():  # NumPy and Numba load faster so (startup.py)
+    from . import bridge as _bridge  # noqa: F401 - gives MLP its from_torch and to_torch
+    from .reference.data import lesson_data
+    from .reference.linear import Linear, linear_backward, linear_forward
+    from .reference.loop import train_loop, training_steps
+    from .reference.loss import MSELoss, mse_backward, mse_forward
+    from .reference.mlp import MLP, Sequential
+    from .reference.module import Module
+    from .reference.parameter import Parameter
+    from .reference.relu import ReLU, relu_backward, relu_forward
+    from .reference.sampling import BatchSampler
+    from .reference.sgd import SGD
+    from .run.history import Evaluation, History
+    from .run.train import train
+    from .store import checkpoint as _checkpoint  # noqa: F401 - gives MLP its save and load
 
 __version__ = "0.1.0"
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scratch_gd import kernels
+from scratch_gd.kernels import small
 
 SETTINGS = settings(
     max_examples=25,
@@ -123,6 +124,22 @@ def test_edge_shapes(m, k, n, dtype):
         kernels.matmul_ikj(a, b),
     ):
         np.testing.assert_array_equal(result, a @ b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "rows, inner, width",
+    [(1000, 1, 32), (7, 1, 3), (1, 1, 1), (1000, 32, 32), (6, 5, 9), (3, 7, 1), (5, 0, 4)],
+)
+def test_combine_rows_adds_its_first_row(rows, inner, width, dtype):
+    # out = a @ m + init, the forward pass with its bias; one inner column has its own loop.
+    rng = np.random.default_rng(rows * 100 + inner * 10 + width)
+    a = make(rng, (rows, inner), dtype, "C", True)
+    m = make(rng, (inner, width), dtype, "C", True)
+    init = make(rng, (width,), dtype, "C", True)
+    out = np.full((rows, width), np.nan, dtype)
+    small.combine_rows(a, m, init, out)
+    np.testing.assert_array_equal(out, a @ m + init)
 
 
 def test_threaded_product_matches():

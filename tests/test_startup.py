@@ -25,10 +25,16 @@ def test_importing_the_package_collects_no_garbage_and_turns_collection_back_on(
     seen = json.loads(run(IMPORT))
     before, after = seen["before"], seen["after"]
     assert seen["enabled"]
-    # Collections per generation (young, middle, old). Without the pause the import runs
-    # a dozen or more of the older two; with it, only the young one runs as it resumes.
+    # Collections per generation (young, middle, old): without the pause the import runs
+    # a hundred or more. (Compiling __init__.py, when it has no .pyc yet, may run one.)
     assert after[1:] == before[1:], seen
-    assert after[0] - before[0] <= 2, seen
+    assert after[0] - before[0] <= 1, seen
+
+
+def test_objects_frozen_before_the_import_stay_frozen():
+    code = "import gc; gc.freeze(); n = gc.get_freeze_count(); import scratch_gd; "
+    # (A few frozen objects are freed as the import runs: the count drops a little, not to 0.)
+    assert run(code + "print(gc.get_freeze_count() > n // 2 > 0)") == "True"
 
 
 def test_collection_that_was_off_stays_off():

@@ -9,7 +9,7 @@ and ``cli/`` the service around it.
 
 from . import startup as _startup
 
-with _startup.collection_paused():  # NumPy and Numba load faster so (startup.py)
+with _startup.collection_paused():  # no garbage collection while NumPy and Numba load
     from . import bridge as _bridge  # noqa: F401 - gives MLP its from_torch and to_torch
     from .reference.data import lesson_data
     from .reference.linear import Linear, linear_backward, linear_forward

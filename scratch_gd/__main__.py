@@ -5,7 +5,7 @@ import sys
 
 from .startup import collection_paused
 
-with collection_paused():  # the command line's own modules load without it too
+with collection_paused():  # the command line's own modules, like the package's
     from .cli.main import main
 # All that is loaded now lives as long as the process: later collections can skip it.
 gc.freeze()

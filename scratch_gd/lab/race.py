@@ -309,8 +309,13 @@ def lesson_figures(results: list[RegimeResult], dataset: Dataset) -> list[Figure
 
 
 def write_compare_figures(
-    results: list[RegimeResult], dataset: Dataset, out: Path, painter: Painter | None = None
+    results: list[RegimeResult],
+    dataset: Dataset,
+    out: Path,
+    painter: Painter | None = None,
+    jobs: list[FigureJob] | None = None,
 ) -> list[Path]:
     """Draw every figure of a comparison into ``out`` (in ``painter``'s workers, if given);
-    returns the paths written."""
-    return paint(compare_figures(results, dataset), out, painter)
+    returns the paths written. ``jobs``: the figures ``compare_figures`` planned already,
+    if the painter was started on them early."""
+    return paint(compare_figures(results, dataset) if jobs is None else jobs, out, painter)

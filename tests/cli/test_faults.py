@@ -40,7 +40,7 @@ def no_rendering(monkeypatch):
     """The figures are one fake PNG, written the real way (atomically): fast, and a disk
     fault still hits it."""
 
-    def figures(results, dataset, out, painter=None):
+    def figures(results, dataset, out, painter=None, jobs=None):
         return [files.atomic_write(out / "compare_steps.png", lambda f: f.write(b"png"))]
 
     monkeypatch.setattr(race, "write_compare_figures", figures)
@@ -152,7 +152,7 @@ import os, signal, sys
 from scratch_gd.lab import race
 from scratch_gd.store import files
 
-def figures(results, dataset, out, painter=None):
+def figures(results, dataset, out, painter=None, jobs=None):
     def write(file):
         file.write(b"half a png")
         os.kill(os.getpid(), signal.SIG{name})  # lands in the middle of the file

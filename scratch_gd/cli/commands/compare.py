@@ -382,9 +382,9 @@ def run_lesson_race(
         return stop_code()
     trained = time.perf_counter() - started
     # Every regime is done: the comparisons (longest first) are drawn while the records
-    # are written. ``finish`` then collects them: ``write_compare_figures`` plans the same
-    # figures again, and the painter hands back what it already drew.
-    painter.start(race.compare_figures(results, dataset))
+    # are written, and ``finish`` collects them.
+    jobs = race.compare_figures(results, dataset)
+    painter.start(jobs)
     print(summary_table(results))
     if dataset.name != "lesson":
         print(
@@ -435,7 +435,7 @@ def run_lesson_race(
         histories={result.name: result.history for result in results},
         results=outcome,
         figures=lambda: (
-            race.write_compare_figures(results, dataset, out, painter)
+            race.write_compare_figures(results, dataset, out, painter, jobs=jobs)
             + ([film.write(results, out / "compare_fits.gif")] if film else [])
         ),  # --animate
         code=code,
